@@ -1,0 +1,59 @@
+"""One root error for the whole project, in the manner of bagit-python.
+
+``BewaarError`` is what a caller catches. ``ValidationError`` carries every finding, so a
+verifier reports all problems at once instead of stopping at the first one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class BewaarError(Exception):
+    """Root of every error Bewaarplaats raises on purpose."""
+
+
+class SettingsError(BewaarError):
+    """A setting is missing or has a value that cannot work."""
+
+
+class NotFoundError(BewaarError):
+    """A site, run, source or package that was asked for does not exist."""
+
+
+class StorageError(BewaarError):
+    """The storage backend could not read or write."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with an archive: where, what, what was expected, what was found."""
+
+    path: str
+    problem: str
+    expected: str | None = None
+    found: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.problem}"
+        if self.expected is not None or self.found is not None:
+            text += f" (expected {self.expected!s}, found {self.found!s})"
+        return text
+
+
+class ValidationError(BewaarError):
+    """An archive did not verify; ``findings`` lists every problem found."""
+
+    def __init__(self, message: str, findings: list[Finding] | None = None) -> None:
+        super().__init__(message)
+        self.findings: list[Finding] = list(findings or [])
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        if not self.findings:
+            return head
+        return head + "\n" + "\n".join(f"  - {f}" for f in self.findings)

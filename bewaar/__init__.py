@@ -1,0 +1,1 @@
+"""The face of Bewaarplaats: the ``bewaar`` command line and the web app."""

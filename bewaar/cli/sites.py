@@ -1,0 +1,114 @@
+"""``bewaar site add|list|show``: register the sites the web team archives."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from archive.db import session_scope
+from archive.models import Site
+from archive.urls import normalise_seed
+from bewaar.cli.common import console, fail, print_json, settings
+
+site_app = typer.Typer(help="Register and list the sites to archive.", no_args_is_help=True)
+
+
+def site_to_dict(site: Site) -> dict[str, object]:
+    return {
+        "id": site.id,
+        "name": site.name,
+        "seeds": site.seeds,
+        "include": site.include,
+        "exclude": site.exclude,
+        "max_pages": site.max_pages,
+        "max_depth": site.max_depth,
+        "robots": site.robots,
+        "category": site.category,
+        "schedule": site.schedule,
+        "embargo_days": site.embargo_days,
+    }
+
+
+@site_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Short name, e.g. 'justid'.")],
+    seed: Annotated[list[str], typer.Option("--seed", help="Start URL (repeatable).")],
+    include: Annotated[list[str] | None, typer.Option(help="Regex of URLs in scope.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Regex of URLs out of scope.")] = None,
+    max_pages: Annotated[int | None, typer.Option(min=1, help="Stop after N pages.")] = None,
+    max_depth: Annotated[int | None, typer.Option(min=0, help="Link depth from seeds.")] = None,
+    robots: Annotated[str, typer.Option(help="obey or ignore robots.txt.")] = "obey",
+    category: Annotated[str | None, typer.Option(help="Selectielijst category code.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the site as JSON.")] = False,
+) -> None:
+    """Register a site with its scope.
+
+    Example:
+
+        bewaar site add justid --seed https://www.justid.nl/ --exclude '/zoeken' --max-pages 5000
+    """
+    if robots not in ("obey", "ignore"):
+        raise fail(f"--robots must be 'obey' or 'ignore', not {robots!r}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+        raise fail(f"site name {name!r}: use letters, digits, '.', '_' or '-'")
+    seeds = []
+    for s in seed:
+        try:
+            seeds.append(normalise_seed(s))
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    for pattern in (include or []) + (exclude or []):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise fail(f"bad pattern {pattern!r}: {exc}") from None
+    with session_scope(settings()) as db:
+        if db.scalar(select(Site).where(Site.name == name)):
+            raise fail(f"a site named {name!r} exists already")
+        site = Site(
+            name=name,
+            seeds=seeds,
+            include=include or [],
+            exclude=exclude or [],
+            max_pages=max_pages,
+            max_depth=max_depth,
+            robots=robots,
+            category=category,
+        )
+        db.add(site)
+        db.flush()
+        data = site_to_dict(site)
+    if json_out:
+        print_json(data)
+    else:
+        console.print(f"site [bold]{name}[/] registered (id {data['id']}), seeds: {', '.join(seeds)}")
+
+
+@site_app.command("list")
+def list_sites(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List registered sites.
+
+    Example:
+
+        bewaar site list --json
+    """
+    with session_scope(settings()) as db:
+        sites = [site_to_dict(s) for s in db.scalars(select(Site).order_by(Site.name))]
+    if json_out:
+        print_json(sites)
+        return
+    table = Table("name", "seeds", "scope", "robots", "category")
+    for s in sites:
+        scope = " ".join([f"+{p}" for p in s["include"]] + [f"-{p}" for p in s["exclude"]])  # type: ignore[attr-defined]
+        table.add_row(str(s["name"]), "\n".join(s["seeds"]), scope, str(s["robots"]), str(s["category"] or ""))  # type: ignore[arg-type]
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(site_app, name="site")

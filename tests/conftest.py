@@ -1,0 +1,76 @@
+"""Shared fixtures: a fresh BEWAAR_HOME per test and the ``bewaar`` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BEWAAR = [sys.executable, "-m", "bewaar.cli.main"]
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Bewaar:
+    """Runs ``bewaar`` in a subprocess with this test's BEWAAR_HOME."""
+
+    home: Path
+    env: dict[str, str]
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 300,
+                 env: dict[str, str] | None = None) -> Result:
+        proc = subprocess.run(
+            [*BEWAAR, *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"bewaar {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
+        return result
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh BEWAAR_HOME, also set for in-process calls."""
+    h = tmp_path / "bewaar-home"
+    monkeypatch.setenv("BEWAAR_HOME", str(h))
+    for key in list(os.environ):
+        if key.startswith("BEWAAR_") and key not in ("BEWAAR_HOME",) and not key.startswith("BEWAAR_TEST"):
+            monkeypatch.delenv(key)
+    from bewaar.cli import common
+
+    common.reset_settings()
+    yield h
+    common.reset_settings()
+
+
+@pytest.fixture
+def bewaar(home: Path) -> Bewaar:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEWAAR_") or k.startswith("BEWAAR_TEST")}
+    env["BEWAAR_HOME"] = str(home)
+    env["PYTHONPATH"] = str(ROOT)
+    return Bewaar(home=home, env=env)

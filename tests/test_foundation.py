@@ -1,0 +1,67 @@
+"""The foundation a web team meets first: settings, the database and `bewaar site`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archive.errors import SettingsError
+from archive.settings import load_settings
+from archive.storage import LocalStorage, storage_from_url
+
+
+def test_settings_file_and_environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home.mkdir(parents=True)
+    (home / "bewaar.toml").write_text('concurrency = 4\norganisation = "Ministerie van Asiel en Migratie"\n')
+    s = load_settings()
+    assert s.concurrency == 4 and s.organisation == "Ministerie van Asiel en Migratie"
+    monkeypatch.setenv("BEWAAR_CONCURRENCY", "7")
+    assert load_settings().concurrency == 7  # the environment wins over the file
+    assert load_settings().db_url == f"sqlite:///{home / 'bewaar.sqlite3'}"
+
+
+def test_bad_setting_fails_loudly(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BEWAAR_WARC_MAX_SIZE", "lots")
+    with pytest.raises(SettingsError, match="warc_max_size"):
+        load_settings()
+
+
+def test_bad_setting_file_key(home: Path) -> None:
+    home.mkdir(parents=True)
+    (home / "bewaar.toml").write_text("concurency = 4\n")  # a typo must not pass silently
+    with pytest.raises(SettingsError, match="concurency"):
+        load_settings()
+
+
+def test_site_add_and_list(bewaar) -> None:  # type: ignore[no-untyped-def]
+    bewaar("site", "add", "justid", "--seed", "https://www.justid.nl/", "--exclude", "/zoeken")
+    sites = bewaar("site", "list", "--json").json()
+    assert [s["name"] for s in sites] == ["justid"]
+    assert sites[0]["seeds"] == ["https://www.justid.nl/"] and sites[0]["exclude"] == ["/zoeken"]
+    again = bewaar("site", "add", "justid", "--seed", "https://x.nl/", check=False)
+    assert again.returncode == 2 and "exists already" in again.stderr
+    bad = bewaar("site", "add", "x", "--seed", "ftp://x.nl/", check=False)
+    assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr
+
+
+def test_unwritable_home_is_a_clear_error(bewaar, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    (ro / "file").write_text("x")
+    res = bewaar("site", "list", check=False, env={"BEWAAR_HOME": str(ro / "file" / "home")})
+    assert res.returncode == 2 and "cannot create" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_local_storage_round_trip(tmp_path: Path) -> None:
+    store = storage_from_url(tmp_path / "store")
+    assert isinstance(store, LocalStorage)
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"abc")
+    store.put(src, "x/a.bin")
+    assert store.exists("x/a.bin") and list(store.keys()) == ["x/a.bin"]
+    with store.open("x/a.bin") as fh:
+        assert fh.read() == b"abc"
+    with pytest.raises(Exception, match="escapes"):
+        store.put(src, "../evil")
