@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # Crawling
     warc_prefix: str = "BEWAAR"
     warc_max_size: int = Field(default=1_000_000_000, ge=1_000_000)
-    warc_gzip_level: int = Field(default=6, ge=1, le=9)
+    warc_gzip_level: int = Field(default=3, ge=1, le=9, description="1-3: isal (fast), 4-9: zlib-ng")
     user_agent: str = "Bewaarplaats/0.1 (+https://www.rijksoverheid.nl/archief)"
     concurrency: int = Field(default=16, ge=1, le=512)
     concurrency_per_host: int = Field(default=8, ge=1, le=256)
