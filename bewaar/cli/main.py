@@ -14,6 +14,11 @@ from bewaar.cli.common import EXIT_UNUSABLE, err_console
 # Order as data: each module has ``register(app)``.
 COMMAND_MODULES = [
     "bewaar.cli.sites",
+    "bewaar.cli.service",
+    "bewaar.cli.crawl",
+    "bewaar.cli.packages",
+    "bewaar.cli.chat",
+    "bewaar.cli.replay",
 ]
 
 app = typer.Typer(

@@ -43,6 +43,8 @@ def add(
     max_depth: Annotated[int | None, typer.Option(min=0, help="Link depth from seeds.")] = None,
     robots: Annotated[str, typer.Option(help="obey or ignore robots.txt.")] = "obey",
     category: Annotated[str | None, typer.Option(help="Selectielijst category code.")] = None,
+    schedule: Annotated[str | None, typer.Option(
+        help="Crawl schedule, cron ('0 3 * * *'; Europe/Amsterdam) run by `bewaar serve`.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the site as JSON.")] = False,
 ) -> None:
     """Register a site with its scope.
@@ -66,6 +68,13 @@ def add(
             re.compile(pattern)
         except re.error as exc:
             raise fail(f"bad pattern {pattern!r}: {exc}") from None
+    if schedule is not None:
+        from scheduler.cron import ScheduleError, parse_cron
+
+        try:
+            parse_cron(schedule)
+        except ScheduleError as exc:
+            raise fail(str(exc)) from None
     with session_scope(settings()) as db:
         if db.scalar(select(Site).where(Site.name == name)):
             raise fail(f"a site named {name!r} exists already")
@@ -81,6 +90,11 @@ def add(
         )
         db.add(site)
         db.flush()
+        if schedule is not None:
+            from scheduler.audit import cli_actor
+            from scheduler.schedules import set_schedule
+
+            set_schedule(db, "crawl", name, schedule, actor=cli_actor())
         data = site_to_dict(site)
     if json_out:
         print_json(data)

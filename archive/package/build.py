@@ -1,0 +1,293 @@
+"""Build and seal one archive package: bag, MDTO sidecars, CMS seal, RFC 3161 time-stamp.
+
+Everything is written under ``packages_dir/.tmp-<id>`` and renamed when complete, so a failed
+seal leaves nothing under a package name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import select
+
+from archive.db import session_scope
+from archive.errors import BewaarError
+from archive.models.package import Package
+from archive.package import bag, mdto
+from archive.package.cms import sign_detached
+from archive.package.keys import load_identity
+from archive.package.rfc3161 import parse_response, request_timestamp
+from archive.package.selectielijst import Category, find_category
+from archive.settings import Settings
+
+SOFTWARE = "Bewaarplaats 0.1.0"
+SIG_NAME = "tagmanifest-sha512.txt.p7s"
+TSR_NAME = SIG_NAME + ".tsr"
+
+
+class PackageError(BewaarError):
+    """A package could not be built."""
+
+
+@dataclass(frozen=True)
+class PackageInput:
+    relpath: str  # inside bag/data/
+    source: Path | bytes
+    mime: str | None = None
+    # An immutable finished file (a closed WARC) may be hard-linked into the bag instead of
+    # copied when both are on one file system; it is still hashed exactly once.
+    link: bool = False
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    id: str
+    path: Path
+    tagmanifest_sha512: str
+    previous_id: str | None
+    timestamped: bool
+
+
+def _check_relpath(relpath: str) -> str:
+    p = PurePosixPath(relpath)
+    if (not relpath or p.is_absolute() or ".." in p.parts or "\\" in relpath
+            or any(c in relpath for c in "\r\n\0%") or str(p) != relpath):
+        raise PackageError(f"bad file name in package: {relpath!r} (relative, no '..', "
+                           "no '%', CR or LF)")
+    if relpath.endswith(".mdto.xml"):
+        raise PackageError(f"file name {relpath!r} is reserved for MDTO sidecars")
+    return relpath
+
+
+def _previous(settings: Settings, kind: str, name: str) -> Package | None:
+    with session_scope(settings) as db:
+        return db.scalars(
+            select(Package)
+            .where(Package.source_kind == kind, Package.source_name == name)
+            .order_by(Package.created_at.desc(), Package.id.desc())
+            .limit(1)
+        ).first()
+
+
+def new_package_id(source_name: str, now: datetime) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", source_name).strip("-.")[:80] or "source"
+    return f"{safe}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def verify_txt(package_id: str, timestamped: bool, local_seal: bool) -> bytes:
+    root = ("the organisation's root certificate, obtained from the organisation itself"
+            if not local_seal else
+            "keys/ca.pem of the archive that made it (this seal is local and not qualified)")
+    text = f"""Package {package_id}, sealed by {SOFTWARE}.
+
+It can be checked with standard tools alone, from this folder:
+
+1. Completeness and every checksum (bagit-python):
+
+   bagit.py --validate bag/
+
+2. The seal: a CMS detached signature over the tag manifest. SEAL-ROOT.pem is {root}.
+   seal/signer-chain.pem holds the chain as it was sealed.
+
+   openssl cms -verify -binary -inform DER -in seal/{SIG_NAME} -content bag/tagmanifest-sha512.txt -CAfile SEAL-ROOT.pem -out /dev/null
+
+3. The time-stamp over the seal (RFC 3161). TSA-ROOT.pem is the time-stamp authority's root
+   certificate; seal/tsa-chain.pem holds the certificates the authority sent.
+
+   openssl ts -verify -data seal/{SIG_NAME} -in seal/{TSR_NAME} -CAfile TSA-ROOT.pem -untrusted seal/tsa-chain.pem
+
+The tag manifest lists the sha512 of bag-info.txt and manifest-sha512.txt, which list every file,
+so these three checks cover every byte of bag/. bag-info.txt names the previous package of the
+same source (Bewaar-Previous-Package) and the sha512 of its tag manifest.
+"""
+    if not timestamped:
+        text += "\nThis package has NO time-stamp (no time-stamp authority was configured).\n"
+    return text.encode()
+
+
+def _write(path: Path, data: bytes) -> str:
+    digest, _ = bag.copy_hashed(data, path)
+    return digest
+
+
+def build_package(
+    settings: Settings,
+    *,
+    source_kind: str,
+    source_name: str,
+    title: str,
+    category: str | None,
+    files: Iterable[PackageInput],
+    bag_info: dict[str, str] | None = None,
+    description: str | None = None,
+    period: tuple[datetime, datetime] | None = None,
+    run_id: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PackageResult:
+    """Build, seal and register a package; return where it is. See the module docstring."""
+    if source_kind not in ("crawl", "chat"):
+        raise PackageError(f"source kind must be 'crawl' or 'chat', not {source_kind!r}")
+    cat: Category | None = find_category(settings, category) if category else None
+    identity = load_identity(settings)  # bad keys fail before anything is written
+    prev = _previous(settings, source_kind, source_name)
+    now = datetime.now(UTC).replace(microsecond=0)
+    package_id = new_package_id(source_name, now)
+    try:
+        settings.packages_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PackageError(f"cannot create {settings.packages_dir}: {exc.strerror}") from None
+    final = settings.packages_dir / package_id
+    tmp = settings.packages_dir / f".tmp-{package_id}"
+    try:
+        result = _build(settings, tmp, package_id, identity, cat, prev, now, source_kind,
+                        source_name, title, files, bag_info, description, period, run_id,
+                        progress)
+        os.rename(tmp, final)
+        _fsync_dir(settings.packages_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    digest, files_n, size = result
+    try:
+        with session_scope(settings) as db:
+            db.add(Package(
+                id=package_id, source_kind=source_kind, source_name=source_name, run_id=run_id,
+                title=title, category=category, path=str(final), tagmanifest_sha512=digest,
+                previous_id=prev.id if prev else None, timestamped=bool(settings.tsa_url),
+                files=files_n, bytes=size, created_at=now,
+            ))
+    except BaseException:
+        shutil.rmtree(final, ignore_errors=True)
+        raise
+    return PackageResult(package_id, final, digest, prev.id if prev else None,
+                         bool(settings.tsa_url))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _build(
+    settings: Settings, tmp: Path, package_id: str, identity: object, cat: Category | None,
+    prev: Package | None, now: datetime, source_kind: str, source_name: str, title: str,
+    files: Iterable[PackageInput], extra_info: dict[str, str] | None, description: str | None,
+    period: tuple[datetime, datetime] | None, run_id: int | None,
+    progress: Callable[[int], None] | None,
+) -> tuple[str, int, int]:
+    from archive.package.keys import SealIdentity
+
+    assert isinstance(identity, SealIdentity)
+    bag_dir = tmp / "bag"
+    data = bag_dir / "data"
+    data.mkdir(parents=True)
+    object_sidecar = f"{package_id}.mdto.xml"
+    relpaths: list[str] = []
+    seen: set[str] = set()
+
+    def jobs() -> Iterator[tuple[object, ...]]:
+        for item in files:
+            rel = _check_relpath(item.relpath)
+            if rel in seen:
+                raise PackageError(f"file {rel!r} given twice")
+            if isinstance(item.source, Path) and not item.source.is_file():
+                raise PackageError(f"cannot package {item.source}: not a file")
+            seen.add(rel)
+            relpaths.append(rel)
+            yield (rel, item.source, item.mime, item.link)
+
+    def copy_one(rel: str, source: Path | bytes, mime: str | None,
+                 link: bool) -> list[bag.Entry]:
+        if link and isinstance(source, Path):
+            digest, size = bag.link_hashed(source, data / rel)
+        else:
+            digest, size = bag.copy_hashed(source, data / rel)
+        sidecar = mdto.bestand_xml(package_id=package_id, relpath=rel, size=size, sha512=digest,
+                                   checked_at=datetime.now(UTC), object_name=title, mime=mime)
+        sc_digest, sc_size = bag.copy_hashed(sidecar, data / f"{rel}.bestand.mdto.xml")
+        return [bag.Entry(f"data/{rel}", digest, size),
+                bag.Entry(f"data/{rel}.bestand.mdto.xml", sc_digest, sc_size)]
+
+    def done(entries: list[bag.Entry]) -> None:
+        if progress:
+            progress(entries[0].size)
+
+    entries = bag.run_bounded(copy_one, jobs(), on_done=done)
+    if not relpaths:
+        raise PackageError("nothing to package: no files given")
+    obj = mdto.informatieobject_xml(
+        package_id=package_id, title=title, description=description,
+        organisation=settings.organisation, organisation_id=settings.organisation_id,
+        category=cat, created=now, period=period, files=sorted(relpaths),
+        source_kind=source_kind, previous_id=prev.id if prev else None,
+    )
+    entries.append(bag.Entry(f"data/{object_sidecar}", _write(data / object_sidecar, obj), len(obj)))
+    manifest = bag.manifest_text(entries)
+    oxum = f"{sum(e.size for e in entries)}.{len(entries)}"
+    info: list[tuple[str, str]] = [
+        ("Source-Organization", settings.organisation),
+        ("Organization-Identifier", settings.organisation_id),
+        ("External-Identifier", package_id),
+        ("External-Description", description or title),
+        ("Bagging-Date", now.date().isoformat()),
+        ("Bewaar-Sealed-At", mdto.xml_datetime(now)),
+        ("Payload-Oxum", oxum),
+        ("Bag-Software-Agent", SOFTWARE),
+        ("Bag-Group-Identifier", f"{source_kind}:{source_name}"),
+        ("Bewaar-Source-Kind", source_kind),
+        ("Bewaar-Source-Name", source_name),
+        ("Bewaar-Title", title),
+    ]
+    if run_id is not None:
+        info.append(("Bewaar-Run-Id", str(run_id)))
+    if cat is not None:
+        info.append(("Bewaar-Selectielijst-Category", cat.code))
+    if period is not None:
+        info.append(("Bewaar-Period", f"{mdto.xml_datetime(period[0])}/{mdto.xml_datetime(period[1])}"))
+    if prev is not None:
+        info.append(("Bewaar-Previous-Package", prev.id))
+        info.append(("Bewaar-Previous-Tagmanifest-SHA512", prev.tagmanifest_sha512))
+    reserved = {k for k, _ in info} | {"Bewaar-Previous-Package"}
+    for key, value in (extra_info or {}).items():
+        if key in reserved or not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", key):
+            raise PackageError(f"bag-info field {key!r} is reserved or not a valid name")
+        info.append((key, value))
+    tags = {
+        "bagit.txt": bag.BAGIT_TXT,
+        "bag-info.txt": bag.bag_info_text(info),
+        "manifest-sha512.txt": manifest,
+    }
+    tag_entries = [bag.Entry(name, _write(bag_dir / name, body), len(body))
+                   for name, body in tags.items()]
+    tagmanifest = bag.manifest_text(tag_entries)
+    tagmanifest_digest = _write(bag_dir / "tagmanifest-sha512.txt", tagmanifest)
+
+    seal = tmp / "seal"
+    seal.mkdir()
+    signature = sign_detached(tagmanifest, identity.cert, identity.key, identity.chain)
+    _write(seal / SIG_NAME, signature)
+    chain_pem = b"".join(c.public_bytes(Encoding.PEM) for c in [identity.cert, *identity.chain])
+    _write(seal / "signer-chain.pem", chain_pem)
+    if settings.tsa_url:
+        reply = request_timestamp(settings.tsa_url, signature)
+        token = parse_response(reply, signature)
+        _write(seal / TSR_NAME, reply)
+        _write(seal / "tsa-chain.pem",
+               b"".join(c.public_bytes(Encoding.PEM) for c in token.certificates))
+    _write(seal / "VERIFY.txt", verify_txt(package_id, bool(settings.tsa_url), identity.local))
+    for d in (data, bag_dir, seal, tmp):
+        _fsync_dir(d)
+    payload_files = len(relpaths)
+    payload_bytes = sum(e.size for e in entries)
+    return tagmanifest_digest, payload_files, payload_bytes

@@ -1,0 +1,223 @@
+"""MDTO-XML 1.0.1 sidecars: one for the information object, one per file; XSD validation."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from archive.package.selectielijst import WAARDERING_LABELS, Category, add_duration
+
+SCHEMA_PATH = Path(__file__).with_name("schema") / "MDTO-XML1.0.1.xsd"
+NS = "https://www.nationaalarchief.nl/mdto"
+ID_SOURCE = "Bewaarplaats"
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    f'<MDTO xmlns="{NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    f'xsi:schemaLocation="{NS} https://www.nationaalarchief.nl/mdto/MDTO-XML1.0.1.xsd">\n'
+)
+
+# (suffix, PRONOM id, label); the longest matching suffix wins.
+_PRONOM: list[tuple[str, str, str]] = [
+    (".warc.gz", "fmt/1355", "WARC 1.1 (gzip per record)"),
+    (".warc", "fmt/1355", "WARC 1.1"),
+    (".json", "fmt/817", "JSON Data Interchange Format"),
+    (".html", "fmt/471", "Hypertext Markup Language 5"),
+    (".htm", "fmt/471", "Hypertext Markup Language 5"),
+    (".xml", "fmt/101", "Extensible Markup Language 1.0"),
+    (".txt", "x-fmt/111", "Plain Text File"),
+    (".log", "x-fmt/111", "Plain Text File"),
+    (".cdxj", "x-fmt/111", "Plain Text File (CDXJ index)"),
+    (".csv", "x-fmt/18", "Comma Separated Values"),
+    (".pdf", "fmt/276", "Acrobat PDF 1.7 - Portable Document Format"),
+    (".png", "fmt/11", "Portable Network Graphics 1.0"),
+    (".jpg", "fmt/43", "JPEG File Interchange Format 1.01"),
+    (".jpeg", "fmt/43", "JPEG File Interchange Format 1.01"),
+    (".gif", "fmt/4", "Graphics Interchange Format 89a"),
+    (".zip", "x-fmt/263", "ZIP Format"),
+    (".wacz", "x-fmt/263", "ZIP Format (WACZ)"),
+    (".gz", "x-fmt/266", "GZIP Format"),
+]
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    label: str
+    code: str | None
+    vocabulary: str
+
+
+def file_format(name: str, mime: str | None = None) -> FileFormat:
+    lower = name.lower()
+    best = None
+    for suffix, code, label in _PRONOM:
+        if lower.endswith(suffix) and (best is None or len(suffix) > len(best[0])):
+            best = (suffix, code, label)
+    if lower.endswith(".jsonl"):
+        return FileFormat("JSON Lines (application/jsonl)", None, "IANA Media Types")
+    if best is not None:
+        return FileFormat(best[2], best[1], "PRONOM-register")
+    return FileFormat(mime or "application/octet-stream", None, "IANA Media Types")
+
+
+def _t(tag: str, text: str) -> str:
+    return f"<{tag}>{escape(text)}</{tag}>"
+
+
+def _begrip(tag: str, label: str, code: str | None, vocabulary: str) -> str:
+    inner = _t("begripLabel", label)
+    if code:
+        inner += _t("begripCode", code)
+    inner += f"<begripBegrippenlijst>{_t('verwijzingNaam', vocabulary)}</begripBegrippenlijst>"
+    return f"<{tag}>{inner}</{tag}>"
+
+
+def _ident(tag: str, kenmerk: str, bron: str = ID_SOURCE) -> str:
+    return f"<{tag}>{_t('identificatieKenmerk', kenmerk)}{_t('identificatieBron', bron)}</{tag}>"
+
+
+def _verwijzing(tag: str, name: str, ident: str | None = None, bron: str = ID_SOURCE) -> str:
+    inner = _t("verwijzingNaam", name)
+    if ident:
+        inner += _ident("verwijzingIdentificatie", ident, bron)
+    return f"<{tag}>{inner}</{tag}>"
+
+
+def xml_datetime(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bestand_xml(
+    *, package_id: str, relpath: str, size: int, sha512: str, checked_at: datetime,
+    object_name: str, mime: str | None = None,
+) -> bytes:
+    fmt = file_format(relpath, mime)
+    body = (
+        "<bestand>"
+        + _ident("identificatie", f"{package_id}/{relpath}")
+        + _t("naam", relpath.rsplit("/", 1)[-1])
+        + _t("omvang", str(size))
+        + _begrip("bestandsformaat", fmt.label, fmt.code, fmt.vocabulary)
+        + "<checksum>"
+        + _begrip("checksumAlgoritme", "SHA-512", None, "Begrippenlijst ChecksumAlgoritme MDTO")
+        + _t("checksumWaarde", sha512)
+        + _t("checksumDatum", xml_datetime(checked_at))
+        + "</checksum>"
+        + _verwijzing("isRepresentatieVan", object_name, package_id)
+        + "</bestand>"
+    )
+    return (HEAD + body + "\n</MDTO>\n").encode("utf-8")
+
+
+def informatieobject_xml(
+    *, package_id: str, title: str, description: str | None, organisation: str,
+    organisation_id: str, category: Category | None, created: datetime,
+    period: tuple[datetime, datetime] | None, files: list[str], source_kind: str,
+    previous_id: str | None,
+) -> bytes:
+    parts = [
+        _ident("identificatie", package_id),
+        _t("naam", title),
+        _begrip("aggregatieniveau", "Archiefstuk", None, "Begrippenlijst Aggregatieniveaus MDTO"),
+    ]
+    if description:
+        parts.append(_t("omschrijving", description))
+    if period is not None:
+        parts.append(
+            "<dekkingInTijd>"
+            + _begrip("dekkingInTijdType", "Periode van vastleggen", None,
+                      "Begrippenlijst Bewaarplaats")
+            + _t("dekkingInTijdBegindatum", period[0].date().isoformat())
+            + _t("dekkingInTijdEinddatum", period[1].date().isoformat())
+            + "</dekkingInTijd>"
+        )
+    parts.append(
+        "<event>"
+        + _begrip("eventType", "Archivering", None, "Begrippenlijst EventTypeLijst MDTO")
+        + _t("eventTijd", xml_datetime(created))
+        + _verwijzing("eventVerantwoordelijkeActor", organisation, organisation_id, "OIN")
+        + "</event>"
+    )
+    if category is None:
+        parts.append(_begrip("waardering", WAARDERING_LABELS["N"], "N",
+                             "Begrippenlijst Waarderingen MDTO"))
+    else:
+        parts.append(_begrip("waardering", category.waardering_label, category.waardering,
+                             "Begrippenlijst Waarderingen MDTO"))
+        if category.bewaartermijn:
+            start: date = (period[1] if period else created).date()
+            parts.append(
+                "<bewaartermijn>"
+                + _begrip("termijnTriggerStartLooptijd", category.trigger, None, category.list_name)
+                + _t("termijnStartdatumLooptijd", start.isoformat())
+                + _t("termijnLooptijd", category.bewaartermijn)
+                + _t("termijnEinddatum", add_duration(start, category.bewaartermijn).isoformat())
+                + "</bewaartermijn>"
+            )
+        parts.append(_begrip("informatiecategorie", category.name, category.code,
+                             category.list_name))
+    parts.extend(_verwijzing("heeftRepresentatie", f, f"{package_id}/{f}") for f in files)
+    if previous_id:
+        parts.append(
+            "<gerelateerdInformatieobject>"
+            + _verwijzing("gerelateerdInformatieobjectVerwijzing", previous_id, previous_id)
+            + _begrip("gerelateerdInformatieobjectTypeRelatie", "Vorig pakket van dezelfde bron",
+                      None, "Begrippenlijst Bewaarplaats")
+            + "</gerelateerdInformatieobject>"
+        )
+    parts.append(_verwijzing("archiefvormer", organisation, organisation_id, "OIN"))
+    if source_kind == "crawl":
+        restriction = ("Openbaar", "Vastlegging van een openbaar toegankelijke website.")
+    else:
+        restriction = ("Nog te beoordelen", "Berichten uit een chatkanaal; openbaarheid nog te beoordelen.")
+    parts.append(
+        "<beperkingGebruik>"
+        + _begrip("beperkingGebruikType", restriction[0], None, "Begrippenlijst Bewaarplaats")
+        + _t("beperkingGebruikNadereBeschrijving", restriction[1])
+        + "</beperkingGebruik>"
+    )
+    return (HEAD + "<informatieobject>" + "".join(parts) + "</informatieobject>\n</MDTO>\n").encode()
+
+
+_local = threading.local()
+
+
+def schema() -> etree.XMLSchema:
+    """The MDTO schema, one instance per thread (validators keep per-run state)."""
+    xsd: etree.XMLSchema | None = getattr(_local, "schema", None)
+    if xsd is None:
+        xsd = _local.schema = etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
+    return xsd
+
+
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return parser
+
+
+def inspect(data: bytes) -> tuple[list[str], dict[str, str]]:
+    """Validate an MDTO document against the XSD; return (problems, fields of a bestand)."""
+    try:
+        doc = etree.fromstring(data, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        return [f"not well-formed XML: {exc}"], {}
+    s = schema()
+    if not s.validate(doc):
+        return [f"line {e.line}: {e.message}" for e in s.error_log][:5], {}
+    fields: dict[str, str] = {}
+    for name in ("omvang", "checksumWaarde"):
+        el = doc.find(f".//{{{NS}}}{name}")
+        if el is not None and el.text is not None:
+            fields[name] = el.text
+    return [], fields
+
+
+def validate(data: bytes) -> list[str]:
+    """Problems with an MDTO document (empty when it is valid against the XSD)."""
+    return inspect(data)[0]

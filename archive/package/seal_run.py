@@ -1,0 +1,103 @@
+"""Seal a crawl run: its WARCs, CDXJ indexes, crawl log and report, and its replay QA report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sqlalchemy import select
+
+from archive.db import session_scope
+from archive.errors import BewaarError, NotFoundError
+from archive.models import CrawlRun, QaCheck, WarcFile
+from archive.package.build import PackageInput, PackageResult, build_package
+from archive.settings import Settings
+
+
+def _local(path_or_url: str, what: str) -> Path:
+    if "://" in path_or_url and not path_or_url.startswith("file://"):
+        raise BewaarError(f"{what} {path_or_url} is not on local disk; cannot seal it here")
+    path = Path(path_or_url.removeprefix("file://"))
+    if not path.is_file():
+        raise BewaarError(f"{what} {path} is missing; the run cannot be sealed")
+    return path
+
+
+def _tree(base: Path, prefix: str) -> Iterator[PackageInput]:
+    if base.is_file():
+        yield PackageInput(f"{prefix}/{base.name}", base)
+        return
+    if not base.is_dir():
+        return
+    for path in sorted(base.rglob("*")):
+        if path.is_file() and not path.name.endswith((".tmp", ".part", ".open", ".lock")):
+            yield PackageInput(f"{prefix}/{path.relative_to(base).as_posix()}", path)
+
+
+def run_inputs(settings: Settings, run_id: int) -> tuple[dict[str, object], list[PackageInput]]:
+    """What a run's package holds, checked before anything is written."""
+    with session_scope(settings) as db:
+        run = db.get(CrawlRun, run_id)
+        if run is None:
+            raise NotFoundError(f"crawl run {run_id} does not exist")
+        if run.status == "running":
+            raise BewaarError(f"crawl run {run_id} is still running; seal it when it has finished")
+        site = run.site
+        meta: dict[str, object] = {
+            "site": site.name, "category": site.category, "seeds": list(run.seeds or site.seeds),
+            "started": run.started_at, "finished": run.finished_at, "status": run.status,
+            "kind": run.kind, "pages": run.pages,
+        }
+        warcs = list(db.scalars(select(WarcFile).where(WarcFile.run_id == run_id)
+                                .order_by(WarcFile.id)))
+        qa = db.scalars(select(QaCheck).where(QaCheck.run_id == run_id)
+                        .order_by(QaCheck.id.desc()).limit(1)).first()
+        qa_path = qa.report_path if qa else None
+    if not warcs:
+        raise BewaarError(f"crawl run {run_id} has no WARC files to seal")
+    inputs: list[PackageInput] = []
+    seen: set[Path] = set()
+    for w in warcs:
+        p = _local(w.path, "WARC file")
+        inputs.append(PackageInput(f"warcs/{p.name}", p, "application/warc", link=True))
+        seen.add(p.resolve())
+        if w.cdxj_path:
+            c = _local(w.cdxj_path, "CDXJ index")
+            inputs.append(PackageInput(f"indexes/{c.name}", c, "application/cdxj"))
+            seen.add(c.resolve())
+    for item in _tree(settings.runs_dir / str(run_id), "run"):
+        assert isinstance(item.source, Path)
+        if item.source.resolve() not in seen:
+            inputs.append(item)
+    if qa_path:
+        inputs.extend(_tree(Path(qa_path), "qa"))
+    return meta, inputs
+
+
+def seal_run(settings: Settings, run_id: int,
+             progress: Callable[[int], None] | None = None) -> PackageResult:
+    """Package and seal crawl run ``run_id`` into ``packages_dir``; see ``build_package``."""
+    meta, inputs = run_inputs(settings, run_id)
+    started = meta["started"]
+    finished = meta["finished"] or started
+    seeds = meta["seeds"]
+    assert isinstance(seeds, list)
+    title = f"Webarchief {meta['site']}, crawl {run_id}"
+    description = (
+        f"Vastlegging van de website {meta['site']} ({', '.join(seeds)}) door Bewaarplaats, "
+        f"crawl {run_id} ({meta['kind']}, {meta['status']}, {meta['pages']} pagina's)."
+    )
+    category = meta["category"]
+    return build_package(
+        settings,
+        source_kind="crawl",
+        source_name=str(meta["site"]),
+        title=title,
+        category=str(category) if category else None,
+        files=inputs,
+        description=description,
+        period=(started, finished),  # type: ignore[arg-type]
+        run_id=run_id,
+        bag_info={"Bewaar-Seeds": " ".join(seeds)},
+        progress=progress,
+    )

@@ -1,0 +1,155 @@
+"""Selectielijst basics: categories with waardering, bewaartermijn and trigger.
+
+A selectielijst file is TOML or JSON::
+
+    name = "Selectielijst Ministerie van Justitie en Veiligheid 2024"
+    [[categorie]]
+    code = "1.1"
+    naam = "Websites over beleid"
+    waardering = "B"          # B (blijvend), V (vernietigen na termijn)
+    bewaartermijn = "P10Y"    # ISO 8601 duration; optional for B
+    trigger = "Archivering"   # event that starts the term
+
+``bewaar selectielijst load FILE`` stores it in the database; ``settings.selectielijst`` may also
+name a file that is read directly.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from archive.db import session_scope
+from archive.errors import BewaarError, NotFoundError, SettingsError
+from archive.models.package import SelectielijstCategory
+from archive.settings import Settings
+
+WAARDERING_LABELS = {
+    "B": "Blijvend te bewaren",
+    "V": "Tijdelijk te bewaren",
+    "N": "Nog niet gewaardeerd",
+}
+_DURATION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?")
+
+
+class SelectielijstError(BewaarError):
+    """A selectielijst file or category that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name: str
+    waardering: str
+    bewaartermijn: str | None
+    trigger: str
+    list_name: str
+
+    @property
+    def waardering_label(self) -> str:
+        return WAARDERING_LABELS[self.waardering]
+
+
+def parse_duration(text: str) -> tuple[int, int, int]:
+    """ISO 8601 date duration -> (years, months, days)."""
+    m = _DURATION.fullmatch(text)
+    if not m or text == "P":
+        raise SelectielijstError(f"bewaartermijn {text!r} is not an ISO 8601 duration like P10Y")
+    y, mo, w, d = (int(g) if g else 0 for g in m.groups())
+    return y, mo, d + 7 * w
+
+
+def add_duration(start: date, duration: str) -> date:
+    years, months, days = parse_duration(duration)
+    total = start.year * 12 + (start.month - 1) + years * 12 + months
+    year, month = divmod(total, 12)
+    month += 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day) + timedelta(days=days)
+
+
+def parse_file(path: Path) -> list[Category]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SelectielijstError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data: Any = json.loads(raw)
+        else:
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SelectielijstError(f"{path} is not a valid selectielijst file: {exc}") from None
+    if not isinstance(data, dict):
+        raise SelectielijstError(f"{path}: expected a table with 'name' and 'categorie' entries")
+    list_name = str(data.get("name") or data.get("naam") or path.stem)
+    entries = data.get("categorie") or data.get("categories") or data.get("categorieen")
+    if not isinstance(entries, list) or not entries:
+        raise SelectielijstError(f"{path}: no categories (use [[categorie]] entries)")
+    out: list[Category] = []
+    seen: set[str] = set()
+    for i, e in enumerate(entries, 1):
+        if not isinstance(e, dict):
+            raise SelectielijstError(f"{path}: category {i} is not a table")
+        code = str(e.get("code") or "").strip()
+        name = str(e.get("naam") or e.get("name") or "").strip()
+        waardering = str(e.get("waardering") or "").strip().upper()
+        termijn = e.get("bewaartermijn")
+        trigger = str(e.get("trigger") or "Archivering").strip()
+        if not code or not name:
+            raise SelectielijstError(f"{path}: category {i} needs a code and a naam")
+        if code in seen:
+            raise SelectielijstError(f"{path}: category code {code!r} appears twice")
+        seen.add(code)
+        if waardering not in ("B", "V"):
+            raise SelectielijstError(f"{path}: category {code}: waardering must be B or V")
+        if termijn is not None:
+            termijn = str(termijn).strip()
+            parse_duration(termijn)
+        elif waardering == "V":
+            raise SelectielijstError(f"{path}: category {code}: V needs a bewaartermijn")
+        out.append(Category(code, name, waardering, termijn, trigger, list_name))
+    return out
+
+
+def load_into_db(settings: Settings, path: Path) -> list[Category]:
+    """Replace the stored selectielijst with the categories in ``path``."""
+    cats = parse_file(path)
+    with session_scope(settings) as db:
+        db.execute(delete(SelectielijstCategory))
+        for c in cats:
+            db.add(SelectielijstCategory(
+                code=c.code, name=c.name, waardering=c.waardering,
+                bewaartermijn=c.bewaartermijn, trigger=c.trigger, list_name=c.list_name,
+            ))
+    return cats
+
+
+def all_categories(settings: Settings) -> list[Category]:
+    with session_scope(settings) as db:
+        rows = db.scalars(select(SelectielijstCategory).order_by(SelectielijstCategory.code)).all()
+        cats = [Category(r.code, r.name, r.waardering, r.bewaartermijn, r.trigger, r.list_name)
+                for r in rows]
+    if not cats and settings.selectielijst is not None:
+        try:
+            cats = parse_file(settings.selectielijst)
+        except SelectielijstError as exc:
+            raise SettingsError(f"selectielijst setting: {exc}") from None
+    return cats
+
+
+def find_category(settings: Settings, code: str) -> Category:
+    for c in all_categories(settings):
+        if c.code == code:
+            return c
+    raise NotFoundError(
+        f"selectielijst category {code!r} is not known (load one with `bewaar selectielijst load FILE`)"
+    )

@@ -1,0 +1,131 @@
+"""Benchmark: seal and verify a package vs bagit-python's make_bag and validate (sha512).
+
+    .venv/bin/python bench/seal.py                 # 1 GB in 10,000 files
+    .venv/bin/python bench/seal.py --size-mb 100   # quick run
+
+Each side runs in its own child process (so peak memory is each side's own), on the same
+source files, in the same run. bagit-python's make_bag moves the files into data/ in place and
+hashes them (its default: one process). "ours (copy)" copies every file into a new bag, hashing
+it on the way and fsyncing it; "ours (link)" hard-links the files (as seal_run does for closed
+WARCs) and hashes each once; both write MDTO sidecars and sign. Verify: ours checks every
+checksum, every MDTO sidecar against the XSD and the seal; bagit-python validates the bag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def make_source(src: Path, size_mb: int, files: int) -> int:
+    src.mkdir(parents=True)
+    per = max(1, size_mb * 1_000_000 // files)
+    block = os.urandom(per + 4096)
+    total = 0
+    for i in range(files):
+        sub = src / f"d{i // 500:03d}"
+        sub.mkdir(exist_ok=True)
+        start = i % 4096
+        data = block[start : start + per]
+        (sub / f"f{i:06d}.warc.gz").write_bytes(data)
+        total += len(data)
+    return total
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_ours(src: Path, work: Path, link: bool) -> dict[str, float]:
+    os.environ["BEWAAR_HOME"] = str(work / "home")
+    from archive.package import PackageInput, build_package, verify_package
+    from archive.settings import load_settings
+
+    settings = load_settings()
+    from archive.package.keys import init_keys
+
+    init_keys(settings)
+    from archive.db import open_db
+
+    open_db(settings)
+
+    def inputs():  # type: ignore[no-untyped-def]
+        for p in sorted(src.rglob("*")):
+            if p.is_file():
+                yield PackageInput(p.relative_to(src).as_posix(), p, link=link)
+
+    t0 = time.perf_counter()
+    result = build_package(settings, source_kind="crawl", source_name="bench", title="Benchmark",
+                           category=None, files=inputs())
+    t1 = time.perf_counter()
+    report = verify_package(result.path)
+    t2 = time.perf_counter()
+    if not report.valid:
+        raise SystemExit(f"our package did not verify: {report.findings[:3]}")
+    return {"seal_s": t1 - t0, "verify_s": t2 - t1, "peak_mb": peak_mb()}
+
+
+def child_bagit(src: Path, work: Path) -> dict[str, float]:
+    import bagit
+
+    target = work / "bagit"
+    shutil.copytree(src, target)  # make_bag works in place; the copy is not timed
+    t0 = time.perf_counter()
+    bagit.make_bag(str(target), {"Source-Organization": "bench"}, checksums=["sha512"])
+    t1 = time.perf_counter()
+    bagit.Bag(str(target)).validate()
+    t2 = time.perf_counter()
+    return {"seal_s": t1 - t0, "verify_s": t2 - t1, "peak_mb": peak_mb()}
+
+
+def run_child(side: str, src: Path, work: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", side, "--src", str(src),
+                          "--work", str(work)], capture_output=True, text=True, check=False,
+                         timeout=3600)
+    if out.returncode != 0:
+        raise SystemExit(f"{side} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=int, default=1000)
+    ap.add_argument("--files", type=int, default=10_000)
+    ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp folder)")
+    ap.add_argument("--child", choices=["copy", "link", "bagit"], help=argparse.SUPPRESS)
+    ap.add_argument("--src", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        if args.child == "bagit":
+            print(json.dumps(child_bagit(args.src, args.work)))
+        else:
+            print(json.dumps(child_ours(args.src, args.work, args.child == "link")))
+        return
+    base = Path(tempfile.mkdtemp(prefix="bench-seal-", dir=args.dir))
+    try:
+        total = make_source(base / "src", args.size_mb, args.files)
+        mb = total / 1e6
+        print(f"{args.files} files, {mb:.0f} MB; {os.cpu_count()} cores")
+        theirs = run_child("bagit", base / "src", base / "theirs")
+        copy = run_child("copy", base / "src", base / "copy")
+        link = run_child("link", base / "src", base / "link")
+        print(f"{'':14}{'seal MB/s':>10}{'verify MB/s':>13}{'peak MB':>9}{'seal x':>8}{'verify x':>10}")
+        for name, r in (("bagit-python", theirs), ("ours (copy)", copy), ("ours (link)", link)):
+            print(f"{name:14}{mb / r['seal_s']:10.0f}{mb / r['verify_s']:13.0f}{r['peak_mb']:9.0f}"
+                  f"{theirs['seal_s'] / r['seal_s']:8.2f}{theirs['verify_s'] / r['verify_s']:10.2f}")
+        print("targets: seal and verify >= 1.5x bagit-python; peak memory < 200 MB")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""``bewaar demo``: archive the bundled demo site end to end on the embedded default."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from archive.db import session_scope
+from archive.models import Site
+from bewaar.cli.common import EXIT_FINDINGS, console, err_console, print_json, settings
+from bewaar.demo.site import DemoSite
+
+
+def demo(
+    json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Serve the bundled ministry demo site on 127.0.0.1 and archive it: crawl, index,
+    replay check, seal, verify. Everything lands in BEWAAR_HOME (default ./bewaar-data).
+
+    Example:
+
+        bewaar demo && bewaar replay serve
+    """
+    from crawler import run_crawl
+    from crawler.progress import rich_progress
+
+    cfg = settings()
+    out: dict[str, Any] = {}
+    with DemoSite() as site:
+        with session_scope(cfg) as db:
+            row = db.scalar(select(Site).where(Site.name == "demo"))
+            if row is None:
+                row = Site(name="demo", seeds=[site.url], robots="obey", category="demo-web")
+                db.add(row)
+            row.seeds = [site.url]  # the demo site gets a fresh port each time
+        err_console.print(f"demo site serving at {site.url}")
+        with rich_progress(err_console, quiet=False) as progress:
+            result = run_crawl(cfg, site_name="demo", progress=progress)
+        out["crawl"] = {
+            "run_id": result.run_id, "status": result.status, "pages": result.pages,
+            "bytes": result.bytes, "errors": result.errors,
+            "warc_files": [str(p) for p in result.warc_files],
+        }
+        from scheduler.pipeline import after_crawl
+
+        out["after"] = after_crawl(cfg, result.run_id)
+    package = (out["after"].get("seal") or {}).get("package")
+    if package:
+        from archive.package import verify_package
+
+        report = verify_package(package)
+        out["verify"] = {"valid": report.valid, "warnings": report.warnings,
+                         "findings": [f.to_dict() for f in report.findings]}
+    if json_out:
+        print_json(out)
+    else:
+        c = out["crawl"]
+        console.print(f"[bold]crawl run {c['run_id']}[/]: {c['status']}, {c['pages']} pages, "
+                      f"{c['bytes']:,} bytes, {c['errors']} errors")
+        for w in c["warc_files"]:
+            console.print(f"  WARC {w}")
+        qa = out["after"].get("qa") or {}
+        if qa:
+            console.print(f"replay check: {'ok' if qa.get('ok') else 'FAILED'} "
+                          f"({qa.get('pages')} pages, {qa.get('failed')} failed) {qa.get('report', '')}")
+        if package:
+            v = out["verify"]
+            console.print(f"sealed package: {package}")
+            console.print(f"verified: {'valid' if v['valid'] else 'INVALID'}"
+                          + (f" (warnings: {'; '.join(v['warnings'])})" if v["warnings"] else ""))
+        console.print("next: [bold]bewaar replay serve[/] to browse the capture, "
+                      f"[bold]bewaar verify {package or 'PACKAGE'}[/] to check the package")
+    if out.get("verify") and not out["verify"]["valid"]:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

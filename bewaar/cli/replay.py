@@ -1,0 +1,326 @@
+"""``bewaar replay …``, ``bewaar fixity`` and ``bewaar export wacz``: see and check captures."""
+
+from __future__ import annotations
+
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from archive.db import session_scope
+from archive.models import CollectionRun, CrawlRun
+from bewaar.cli.common import (
+    EXIT_FINDINGS,
+    console,
+    err_console,
+    fail,
+    print_json,
+    settings,
+)
+
+replay_app = typer.Typer(help="Replay captures with pywb, check them, control access.",
+                         no_args_is_help=True)
+export_app = typer.Typer(help="Export captures in exchange formats.", no_args_is_help=True)
+
+
+def _progress(label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=True)
+
+
+def _sync_collections() -> list[int]:
+    """Add finished runs with WARCs that are not in a collection yet."""
+    from replay import CollectionError, add_run_to_collection
+
+    s = settings()
+    with session_scope(s) as db:
+        added = set(db.scalars(select(CollectionRun.run_id)))
+        todo = [r.id for r in db.scalars(select(CrawlRun).order_by(CrawlRun.id))
+                if r.id not in added and r.status != "running" and r.warc_files]
+    done = []
+    for rid in todo:
+        try:
+            add_run_to_collection(s, rid)
+            done.append(rid)
+        except CollectionError as exc:
+            err_console.print(f"[yellow]warning:[/] run {rid} not added: {exc}", highlight=False)
+    return done
+
+
+@replay_app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535,
+                                             help="Port (default 8080; 0: any free port).")] = None,
+) -> None:
+    """Serve every collection with pywb: replay, calendar, Memento timemaps and the CDX API.
+
+    Runs until interrupted (Ctrl-C). Binds 127.0.0.1 unless --host says otherwise.
+
+    Example:
+
+        bewaar replay serve --port 8080
+        # then open http://127.0.0.1:8080/justid/*/https://www.justid.nl/
+    """
+    from replay.collections import collection_names, write_config
+    from replay.wayback import Wayback, port_free
+
+    s = settings()
+    host = host or s.replay_host
+    port = s.replay_port if port is None else port
+    if port and not port_free(host, port):
+        raise fail(f"port {port} on {host} is in use; choose another --port")
+    _sync_collections()
+    write_config(s)
+    server = Wayback(s.collections_dir, host, port)
+    server.start()
+    names = collection_names(s)
+    console.print(f"replay at [bold]{server.url}/[/] — collections: {', '.join(names) or 'none'}")
+
+    def _stop(_sig: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        code = server.wait()
+        raise fail(f"wayback stopped unexpectedly (exit {code}); see {server.log_path}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@replay_app.command("add")
+def add(
+    run_id: Annotated[int, typer.Argument(help="Crawl run id.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Add a crawl run's WARCs and index to its site's pywb collection (done after every crawl).
+
+    Example:
+
+        bewaar replay add 12
+    """
+    from replay import add_run_to_collection
+
+    path = add_run_to_collection(settings(), run_id)
+    if json_out:
+        print_json({"run_id": run_id, "collection": path.name, "path": str(path)})
+    else:
+        console.print(f"run {run_id} is in collection [bold]{path.name}[/] ({path})")
+
+
+@replay_app.command("check")
+def check(
+    run_id: Annotated[int, typer.Argument(help="Crawl run id.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    browser: Annotated[bool, typer.Option(
+        "--browser", help="Also compare live page and replay in headless Chromium.")] = False,
+    workers: Annotated[int | None, typer.Option(min=1, max=16,
+                                                help="wayback processes (default: cores).")] = None,
+) -> None:
+    """Replay every page of a run and load its requisites as a browser would.
+
+    Exit 0 when every page replays with all its requisites, 1 otherwise. The HTML report is
+    written to BEWAAR_HOME/runs/RUN_ID/qa-report.html.
+
+    Example:
+
+        bewaar replay check 12 --json | jq '.pages[] | select(.missing != [])'
+    """
+    from replay import check_run
+
+    with _progress(f"replay check of run {run_id}") as bar:
+        task = bar.add_task("pages", total=None)
+        result = check_run(settings(), run_id, workers=workers, browser=browser,
+                           progress=lambda done, total: bar.update(task, completed=done,
+                                                                   total=total))
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        for page in result.pages:
+            if not page.ok:
+                console.print(f"[red]FAILED[/] {page.url} (replay {page.status})", highlight=False)
+                for u in page.missing:
+                    console.print(f"    missing: {u}", highlight=False)
+                for d in page.status_diffs:
+                    console.print(f"    status: {d['url']} crawl {d['crawl']} replay {d['replay']}",
+                                  highlight=False)
+        verdict = "[green]passed[/]" if result.ok else "[red]failed[/]"
+        console.print(f"run {run_id}: {len(result.pages)} pages, {result.failed} failed — {verdict}"
+                      f" ({result.pages_per_second:.0f} pages/s); report: {result.report_path}")
+    if not result.ok:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@replay_app.command("missing")
+def missing(
+    run_id: Annotated[int, typer.Argument(help="Crawl run id.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List what the last replay check of a run found missing (what a patch crawl fetches).
+
+    Example:
+
+        bewaar replay missing 12 && bewaar crawl --patch 12
+    """
+    from replay import missing_urls
+
+    urls = missing_urls(settings(), run_id)
+    if json_out:
+        print_json(urls)
+    else:
+        for u in urls:
+            console.print(u, highlight=False, soft_wrap=True)
+
+
+def _parse_date(value: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--until {value!r}: use a date like 2027-01-31") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@replay_app.command("exclude")
+def exclude(
+    url_prefix: Annotated[str, typer.Argument(help="URL prefix whose captures are not shown.")],
+    until: Annotated[str | None, typer.Option(help="Lift the rule on this date (YYYY-MM-DD).")]
+    = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the rule as JSON.")] = False,
+) -> None:
+    """Block replay of every capture under a URL prefix (pywb answers 451, never the content).
+
+    Example:
+
+        bewaar replay exclude https://www.justid.nl/medewerkers/ --until 2030-01-01
+    """
+    from replay.access import exclude as do_exclude
+
+    rule = do_exclude(settings(), url_prefix, _parse_date(until) if until else None)
+    if json_out:
+        print_json(rule.to_dict())
+    else:
+        lapse = f" until {rule.until:%Y-%m-%d}" if rule.until else ""
+        console.print(f"excluded from replay{lapse}: {url_prefix}", highlight=False)
+
+
+@replay_app.command("allow")
+def allow(
+    url_prefix: Annotated[str, typer.Argument(help="URL prefix to show again.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Lift the exclusion of a URL prefix (or open a narrower prefix inside an excluded one).
+
+    Example:
+
+        bewaar replay allow https://www.justid.nl/medewerkers/
+    """
+    from replay.access import allow as do_allow
+
+    rule = do_allow(settings(), url_prefix)
+    if json_out:
+        print_json({"url_prefix": url_prefix, "removed": rule is None,
+                    "rule": rule.to_dict() if rule else None})
+    else:
+        console.print(f"replay allowed: {url_prefix}", highlight=False)
+
+
+@replay_app.command("rules")
+def rules(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the replay access rules.
+
+    Example:
+
+        bewaar replay rules --json
+    """
+    from replay.access import list_rules
+
+    found = list_rules(settings())
+    if json_out:
+        print_json([r.to_dict() for r in found])
+        return
+    table = Table("URL prefix", "access", "until", "active")
+    for r in found:
+        table.add_row(r.url_prefix, r.access, f"{r.until:%Y-%m-%d}" if r.until else "",
+                      "yes" if r.active else "lapsed")
+    console.print(table)
+
+
+@replay_app.command("embargo")
+def embargo(
+    site: Annotated[str, typer.Argument(help="Site name.")],
+    days: Annotated[int, typer.Argument(min=0, help="No replay of captures younger than this "
+                                                    "many days; 0 lifts the embargo.")],
+) -> None:
+    """Set a site's embargo: captures younger than DAYS days are not replayed (451).
+
+    A running `bewaar replay serve` picks this up when restarted.
+
+    Example:
+
+        bewaar replay embargo justid 30
+    """
+    from replay.access import set_embargo
+
+    set_embargo(settings(), site, days)
+    console.print(f"embargo of {site}: {f'{days} days' if days else 'none'}", highlight=False)
+
+
+def fixity(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Re-hash every stored WARC and CDXJ index against the database; exit 1 on any finding.
+
+    Example:
+
+        bewaar fixity --json
+    """
+    from replay.fixity import audit
+
+    with _progress("fixity") as bar:
+        task = bar.add_task("bytes", total=None)
+        report = audit(settings(), progress=lambda d, t: bar.update(task, completed=d, total=t))
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        for f in report.findings:
+            console.print(f"[red]{f}[/]", highlight=False)
+        console.print(f"{report.files} files, {report.bytes} bytes checked: "
+                      + ("[green]all intact[/]" if report.ok else
+                         f"[red]{len(report.findings)} findings[/]"))
+    if not report.ok:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@export_app.command("wacz")
+def export_wacz(
+    run_id: Annotated[int, typer.Argument(help="Crawl run id.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The .wacz file to write.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Export a crawl run as a WACZ 1.1.1 file (opens in ReplayWeb.page, checks with wacz).
+
+    Example:
+
+        bewaar export wacz 12 -o justid-12.wacz && wacz validate -f justid-12.wacz
+    """
+    from replay.wacz import export_wacz as do_export
+
+    if output.is_dir():
+        raise fail(f"{output} is a folder; give a file name ending in .wacz")
+    path = do_export(settings(), run_id, output)
+    if json_out:
+        print_json({"run_id": run_id, "path": str(path), "bytes": path.stat().st_size})
+    else:
+        console.print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(replay_app, name="replay")
+    app.add_typer(export_app, name="export")
+    app.command("fixity")(fixity)

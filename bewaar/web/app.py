@@ -1,0 +1,71 @@
+"""The FastAPI application: pages for people, /api for scripts, /healthz for operators."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import text
+
+from archive.db import open_db
+from archive.errors import BewaarError, NotFoundError
+from archive.settings import Settings
+from bewaar.web import api, pages
+
+if TYPE_CHECKING:
+    from scheduler.service import Service
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api")
+
+
+def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
+    """The web app on ``settings``' database; ``service`` (if given) runs "crawl now" jobs."""
+    open_db(settings)  # migrate before the first request
+    app = FastAPI(
+        title="Bewaarplaats",
+        version="0.1.0",
+        description="Archive ministry websites and chats: sites, schedules, runs, QA, packages.",
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, Any]:
+        with open_db(settings)() as db:
+            db.execute(text("SELECT 1"))
+        return {"ok": True, "scheduler": bool(service and service.running),
+                "owner": service.owner if service else None}
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_html(request):
+            if exc.status_code == 401:
+                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return pages.render(request, "error.html", status=exc.status_code,
+                                title=f"Error {exc.status_code}", message=str(exc.detail),
+                                link="/")
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(BewaarError)
+    async def bewaar_error(request: Request, exc: BewaarError) -> Response:
+        status = 404 if isinstance(exc, NotFoundError) else 400
+        if _wants_html(request):
+            return pages.render(request, "error.html", status=status, title="Not done",
+                                message=str(exc), link="/")
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        return JSONResponse({"detail": f"bad request: {problems}"}, status_code=400)
+
+    return app

@@ -1,0 +1,314 @@
+"""``export_source``: everything new of one chat source into one sealed package.
+
+Order of work, so that a crash or a homeserver restart never duplicates or drops an event:
+1. an export row (status ``running``) and a staging folder under ``chat_dir/<source>/``;
+2. fetch every room from its stored token (none: the whole history), skip events already sealed;
+3. write the export folder, save the new tokens and event keys in ``staging/commit.json``,
+   mark the export ``sealing``;
+4. build the sealed package (its bag-info names the export);
+5. in one transaction: store the tokens and seen events, mark the export ``sealed``.
+A crash before 4 leaves nothing sealed: the next run starts again from the old tokens. A crash
+between 4 and 5 is finished by the next run, which finds the sealed package and commits step 5.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from archive.db import session_scope
+from archive.errors import NotFoundError
+from archive.models import ChatExport, ChatRoom, ChatSeenEvent, ChatSource
+from archive.settings import Settings
+from chat_archiver.connector import ChatConnector, ChatError
+from chat_archiver.credentials import load_secret
+from chat_archiver.matrix import DEFAULT_PAGE_SIZE, MatrixConnector
+from chat_archiver.writer import RoomExport, media_ref, save_attachment, write_export
+
+EXPORT_ID_FIELD = "Bewaar-Chat-Export-Id"
+
+
+@dataclass
+class ExportResult:
+    package: Path | None
+    events: int
+    rooms: int
+
+
+@dataclass
+class ExportProgress:
+    phase: str  # "fetch", "media", "write", "seal", "done"
+    room_id: str | None = None
+    events: int = 0
+
+
+ProgressFn = Callable[[ExportProgress], None]
+
+
+def connector_for(source: ChatSource, page_size: int = DEFAULT_PAGE_SIZE) -> ChatConnector:
+    if source.kind == "matrix":
+        return MatrixConnector(source.homeserver, source.user_id, load_secret(source.secret_ref),
+                               page_size=page_size)
+    raise ChatError(f"no connector for chat sources of kind {source.kind!r}")
+
+
+@contextmanager
+def _source_lock(settings: Settings, name: str) -> Iterator[Path]:
+    folder = settings.chat_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ChatError(f"an export of {name!r} is running already") from None
+        yield folder
+
+
+def export_source(settings: Settings, name: str, progress: ProgressFn | None = None, *,
+                  page_size: int = DEFAULT_PAGE_SIZE) -> ExportResult:
+    """Export everything new of chat source ``name``; package None when there was nothing new."""
+    report = progress or (lambda p: None)
+    with session_scope(settings) as db:
+        source = db.scalar(select(ChatSource).where(ChatSource.name == name))
+        if source is None:
+            raise NotFoundError(f"no chat source named {name!r} (see: bewaar chat list)")
+        db.expunge(source)
+    with _source_lock(settings, name) as folder:
+        _recover(settings, source, folder)
+        export_uuid = uuid.uuid4().hex
+        staging = folder / f"staging-{export_uuid}"
+        (staging / "data").mkdir(parents=True)
+        with session_scope(settings) as db:
+            row = ChatExport(source_id=source.id, uuid=export_uuid, status="running",
+                             staging=str(staging))
+            db.add(row)
+            db.flush()
+            export_id = row.id
+            known = {r.room_id: (r.id, r.token) for r in db.scalars(
+                select(ChatRoom).where(ChatRoom.source_id == source.id))}
+        try:
+            result = _run(settings, source, staging, export_uuid, export_id, known, report,
+                          page_size)
+        except BaseException as exc:
+            with session_scope(settings) as db:
+                failed = db.get(ChatExport, export_id)
+                if failed is not None and failed.status == "running":
+                    failed.status, failed.error = "failed", str(exc)[:2000]
+                    failed.finished_at = datetime.now(UTC)
+            if not isinstance(exc, KeyboardInterrupt):
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+        report(ExportProgress("done", events=result.events))
+        return result
+
+
+def _run(settings: Settings, source: ChatSource, staging: Path, export_uuid: str, export_id: int,
+         known: dict[str, tuple[int, str | None]], report: ProgressFn,
+         page_size: int) -> ExportResult:
+    started = datetime.now(UTC)
+    rooms = asyncio.run(_fetch_all(settings, source, staging / "data", known, report, page_size))
+    total = sum(len(r.fetch.events) for r in rooms)
+    if total == 0:
+        with session_scope(settings) as db:
+            row = db.get(ChatExport, export_id)
+            assert row is not None
+            row.status, row.finished_at, row.rooms = "empty", datetime.now(UTC), len(rooms)
+        shutil.rmtree(staging, ignore_errors=True)
+        return ExportResult(None, 0, len(rooms))
+    report(ExportProgress("write", events=total))
+    header = {
+        "format": "bewaarplaats-chat-export/1", "source": source.name, "kind": source.kind,
+        "homeserver": source.homeserver, "account": source.user_id, "export_id": export_uuid,
+        "started_at": started.isoformat(), "finished_fetching_at": datetime.now(UTC).isoformat(),
+        "page_size": page_size,
+        "decryption": "not available: no key export configured and no olm library installed; "
+                      "encrypted events are kept as sent and listed as undecryptable",
+    }
+    write_export(staging / "data", [r for r in rooms if r.fetch.events], header)
+    commit = {"export_uuid": export_uuid, "rooms": [
+        {"room_id": r.fetch.room_id, "name": r.name, "token": r.fetch.next_token,
+         "reached_start": r.fetch.reached_start,
+         "keys": [e.key for e in r.fetch.events],
+         "first": r.fetch.events[0].key if r.fetch.events else None,
+         "last": r.fetch.events[-1].key if r.fetch.events else None} for r in rooms]}
+    tmp = staging / "commit.json.part"
+    tmp.write_text(json.dumps(commit))
+    tmp.replace(staging / "commit.json")
+    with session_scope(settings) as db:
+        row = db.get(ChatExport, export_id)
+        assert row is not None
+        row.status, row.events, row.rooms = "sealing", total, len(rooms)
+    report(ExportProgress("seal", events=total))
+    stamps = [e.ts for r in rooms for e in r.fetch.events if e.ts is not None]
+    period = None
+    if stamps:
+        period = (datetime.fromtimestamp(min(stamps) / 1000, UTC),
+                  datetime.fromtimestamp(max(stamps) / 1000, UTC))
+    package = _seal(settings, source, staging / "data", export_uuid, total, len(rooms), period)
+    _commit(settings, source.id, export_id, commit, package.id, package.path)
+    shutil.rmtree(staging, ignore_errors=True)
+    return ExportResult(package.path, total, len(rooms))
+
+
+async def _fetch_all(settings: Settings, source: ChatSource, data_dir: Path,
+                     known: dict[str, tuple[int, str | None]], report: ProgressFn,
+                     page_size: int) -> list[RoomExport]:
+    connector = connector_for(source, page_size)
+    async with connector:
+        rooms = await connector.rooms(None if source.all_joined else list(source.rooms))
+        out: list[RoomExport] = []
+        for info in rooms:
+            room_pk, token = known.get(info.room_id, (None, None))
+
+            def on_page(room_id: str, n: int) -> None:
+                report(ExportProgress("fetch", room_id, n))
+
+            fetched = await connector.fetch(info.room_id, token, on_page)
+            skipped = 0
+            if room_pk is not None and fetched.events:
+                fetched.events, skipped = _drop_seen(settings, room_pk, fetched.events)
+            seen_here: set[str] = set()
+            unique = []
+            for e in fetched.events:
+                if e.key in seen_here:
+                    skipped += 1
+                    continue
+                seen_here.add(e.key)
+                unique.append(e)
+            fetched.events = unique
+            state = await connector.room_state(info.room_id)
+            room = RoomExport(fetched, state, skipped)
+            await _download_media(connector, room, data_dir, report)
+            out.append(room)
+        return out
+
+
+def _drop_seen(settings: Settings, room_pk: int, events: list[Any]) -> tuple[list[Any], int]:
+    keys = [e.key for e in events]
+    seen: set[str] = set()
+    with session_scope(settings) as db:
+        for i in range(0, len(keys), 500):
+            seen.update(db.scalars(select(ChatSeenEvent.event_key).where(
+                ChatSeenEvent.room_pk == room_pk, ChatSeenEvent.event_key.in_(keys[i:i + 500]))))
+    kept = [e for e in events if e.key not in seen]
+    return kept, len(events) - len(kept)
+
+
+async def _download_media(connector: ChatConnector, room: RoomExport, data_dir: Path,
+                          report: ProgressFn) -> None:
+    todo = []
+    for e in room.fetch.events:
+        if e.malformed:
+            continue
+        ref = media_ref(e.value)
+        if ref is not None:
+            todo.append((e, ref))
+    if not todo:
+        return
+    report(ExportProgress("media", room.fetch.room_id, len(todo)))
+    limit = asyncio.Semaphore(8)
+
+    async def one(e: Any, uri: str, encrypted: bool) -> None:
+        async with limit:
+            got = await connector.attachment(uri)
+        info: dict[str, Any] = {"uri": uri, "encrypted": encrypted}
+        if got.data is None:
+            info["error"] = got.error
+        else:
+            body = str((e.value.get("content") or {}).get("body") or "")
+            path, digest = save_attachment(data_dir, got.data, body, got.content_type)
+            info.update(path=path, sha256=digest, size=len(got.data),
+                        content_type=got.content_type)
+        room.attachments[e.event_id] = info
+
+    await asyncio.gather(*(one(e, uri, enc) for e, (uri, enc) in todo))
+
+
+def _seal(settings: Settings, source: ChatSource, data_dir: Path, export_uuid: str, events: int,
+          rooms: int, period: tuple[datetime, datetime] | None) -> Any:
+    from archive.package import PackageInput, build_package
+
+    files = [PackageInput(p.relative_to(data_dir).as_posix(), p)
+             for p in sorted(data_dir.rglob("*")) if p.is_file()]
+    return build_package(
+        settings, source_kind="chat", source_name=source.name,
+        title=f"Chat export {source.name}: {events} events in {rooms} rooms",
+        category=source.category, files=files,
+        bag_info={EXPORT_ID_FIELD: export_uuid, "Chat-Homeserver": source.homeserver,
+                  "Chat-Account": source.user_id},
+        description=f"Matrix chat export of {source.user_id} on {source.homeserver}",
+        period=period,
+    )
+
+
+def _commit(settings: Settings, source_id: int, export_id: int, commit: dict[str, Any],
+            package_id: str, package_path: Path) -> None:
+    """Store tokens and seen events with the export's sealed state, in one transaction."""
+    now = datetime.now(UTC)
+    with session_scope(settings) as db:
+        for r in commit["rooms"]:
+            room = db.scalar(select(ChatRoom).where(ChatRoom.source_id == source_id,
+                                                    ChatRoom.room_id == r["room_id"]))
+            if room is None:
+                room = ChatRoom(source_id=source_id, room_id=r["room_id"], events=0)
+                db.add(room)
+                db.flush()
+            room.name = r["name"] or room.name
+            room.token = r["token"] or room.token
+            room.reached_start = room.reached_start or bool(r["reached_start"])
+            room.events += len(r["keys"])
+            room.first_event_id = room.first_event_id or r["first"]
+            room.last_event_id = r["last"] or room.last_event_id
+            room.updated_at = now
+            db.bulk_insert_mappings(ChatSeenEvent, [  # type: ignore[arg-type]
+                {"room_pk": room.id, "event_key": k, "export_id": export_id} for k in r["keys"]])
+        row = db.get(ChatExport, export_id)
+        assert row is not None
+        row.status, row.finished_at = "sealed", now
+        row.package_id, row.package_path = package_id, str(package_path)
+
+
+def _recover(settings: Settings, source: ChatSource, folder: Path) -> None:
+    """Finish or discard exports a crash left behind."""
+    with session_scope(settings) as db:
+        pending = list(db.scalars(select(ChatExport).where(
+            ChatExport.source_id == source.id, ChatExport.status.in_(("running", "sealing")))))
+        todo = [(p.id, p.uuid, p.status, p.staging) for p in pending]
+    for export_id, export_uuid, status, staging in todo:
+        found = _find_package(settings, export_uuid) if status == "sealing" else None
+        commit_file = Path(staging or "") / "commit.json"
+        if found is not None and commit_file.exists():
+            _commit(settings, source.id, export_id, json.loads(commit_file.read_text()),
+                    found.name, found)
+        else:
+            with session_scope(settings) as db:
+                row = db.get(ChatExport, export_id)
+                if row is not None:
+                    row.status, row.finished_at = "failed", datetime.now(UTC)
+                    row.error = row.error or "interrupted; nothing sealed, redone by a later export"
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
+    for leftover in folder.glob("staging-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _find_package(settings: Settings, export_uuid: str) -> Path | None:
+    needle = f"{EXPORT_ID_FIELD}: {export_uuid}"
+    for info in settings.packages_dir.glob("*/bag/bag-info.txt"):
+        try:
+            if needle in info.read_text(encoding="utf-8", errors="replace"):
+                return info.parent.parent
+        except OSError:
+            continue
+    return None

@@ -1,0 +1,303 @@
+"""``run_crawl``: start a crawl run in a worker process and keep the database record of it.
+
+Runs: a fresh crawl (kind "crawl"), a patch crawl of given URLs (kind "patch", with
+``parent_run_id``), or a resume. A resume continues the SAME run id: the interrupted run's open
+WARC is repaired first, and what the run stored already is read back from its WARCs instead of
+being fetched again (links are still followed from it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select
+
+from archive.db import session_scope
+from archive.errors import BewaarError, NotFoundError, StorageError
+from archive.models import Capture, CrawlRun, Site, WarcFile
+from archive.settings import Settings
+from archive.urls import normalise_seed
+from archive.warc.repair import repair_open_files
+from crawler.job import CrawlJob, encode_job
+
+WORKER = [sys.executable, "-m", "crawler.worker"]
+
+
+@dataclass
+class CrawlProgress:
+    run_id: int
+    pages: int = 0
+    fetches: int = 0
+    bytes: int = 0
+    errors: int = 0
+    revisits: int = 0
+    queue: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class CrawlResult:
+    run_id: int
+    status: str
+    pages: int
+    bytes: int
+    errors: int
+    revisits: int
+    warc_files: list[Path] = field(default_factory=list)
+    cdxj_files: list[Path] = field(default_factory=list)
+    skipped: int = 0
+    fetches: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    report: Path | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "status": self.status, "pages": self.pages,
+            "bytes": self.bytes, "errors": self.errors, "revisits": self.revisits,
+            "skipped": self.skipped, "fetches": self.fetches,
+            "warc_files": [str(p) for p in self.warc_files],
+            "cdxj_files": [str(p) for p in self.cdxj_files],
+            "skipped_by_reason": self.skipped_by_reason, "failed": self.failed,
+            "report": str(self.report) if self.report else None, "error": self.error,
+        }
+
+
+def site_name_for(url: str) -> str:
+    p = urlsplit(url)
+    name = (p.hostname or "site") + (f"-{p.port}" if p.port else "")
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name)[:100]
+
+
+def _check_writable(settings: Settings) -> None:
+    for d in (settings.warc_dir, settings.index_dir, settings.runs_dir):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            probe = d / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(f"cannot write in {d}: {exc.strerror}") from None
+
+
+def _prepare(
+    settings: Settings, site_name: str | None, urls: list[str] | None,
+    resume_run_id: int | None, patch_run_id: int | None,
+) -> CrawlJob:
+    with session_scope(settings) as db:
+        if resume_run_id is not None:
+            run = db.get(CrawlRun, resume_run_id)
+            if run is None:
+                raise NotFoundError(f"no crawl run {resume_run_id}")
+            if run.status == "running" and run.pid and _alive(run.pid):
+                raise BewaarError(f"run {resume_run_id} is still running (pid {run.pid})")
+            site = run.site
+            job = _job(settings, run, site, run.seeds, kind=run.kind,
+                       follow=run.kind != "patch", resume=True)
+            run.status, run.finished_at, run.error = "running", None, None
+            return job
+        if patch_run_id is not None:
+            parent = db.get(CrawlRun, patch_run_id)
+            if parent is None:
+                raise NotFoundError(f"no crawl run {patch_run_id}")
+            seeds = _seeds(urls or [])
+            if not seeds:
+                raise BewaarError(f"nothing to patch for run {patch_run_id}: no URLs given")
+            site = parent.site
+            run = CrawlRun(site_id=site.id, kind="patch", parent_run_id=patch_run_id, seeds=seeds)
+            db.add(run)
+            db.flush()
+            return _job(settings, run, site, seeds, kind="patch", follow=False, resume=False)
+        if site_name:
+            found = db.scalar(select(Site).where(Site.name == site_name))
+            if found is None:
+                raise NotFoundError(f"no site named {site_name!r} (see `bewaar site list`)")
+            site = found
+            seeds = _seeds(urls) if urls else list(site.seeds)
+        elif urls:
+            seeds = _seeds(urls)
+            name = site_name_for(seeds[0])
+            existing = db.scalar(select(Site).where(Site.name == name))
+            if existing is None:
+                existing = Site(name=name, seeds=seeds, include=[], exclude=[], robots="obey")
+                db.add(existing)
+                db.flush()
+            site = existing
+        else:
+            raise BewaarError("give one or more URLs or --site NAME")
+        if not seeds:
+            raise BewaarError(f"site {site.name!r} has no seeds")
+        run = CrawlRun(site_id=site.id, kind="crawl", seeds=seeds)
+        db.add(run)
+        db.flush()
+        return _job(settings, run, site, seeds, kind="crawl", follow=True, resume=False)
+
+
+def _seeds(urls: list[str]) -> list[str]:
+    out = []
+    for u in urls:
+        try:
+            out.append(normalise_seed(u))
+        except ValueError as exc:
+            raise BewaarError(str(exc)) from None
+    return out
+
+
+def _job(settings: Settings, run: CrawlRun, site: Site, seeds: list[str], *, kind: str,
+         follow: bool, resume: bool) -> CrawlJob:
+    return CrawlJob(
+        run_id=run.id, site_id=site.id, site_name=site.name, kind=kind, seeds=seeds,
+        include=list(site.include or []), exclude=list(site.exclude or []),
+        max_pages=site.max_pages or settings.default_max_pages,
+        max_depth=site.max_depth if site.max_depth is not None else settings.default_max_depth,
+        robots=site.robots or "obey", follow_links=follow, resume=resume,
+    ).bind(settings)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def repair_run(settings: Settings, job: CrawlJob) -> int:
+    """Repair the run's .open WARCs, register them, drop captures their repair cut off."""
+    if not job.warc_dir.is_dir():
+        return 0
+    results = repair_open_files(job.warc_dir, job.index_dir)
+    with session_scope(settings) as db:
+        for r in results:
+            if r.status != "repaired" or not r.sha256:
+                continue
+            db.add(WarcFile(run_id=job.run_id, filename=r.path.name, path=str(r.path),
+                            size=r.size, sha256=r.sha256, records=r.records,
+                            cdxj_path=str(r.cdxj_path) if r.cdxj_path else None,
+                            cdxj_sha256=r.cdxj_sha256))
+        db.flush()
+        sizes = {f.filename: f.size for f in db.scalars(
+            select(WarcFile).where(WarcFile.run_id == job.run_id))}
+        bad = [c.id for c in db.execute(
+            select(Capture.id, Capture.warc_filename, Capture.offset, Capture.length)
+            .where(Capture.run_id == job.run_id, Capture.warc_filename.is_not(None)))
+            if c.warc_filename not in sizes
+            or (c.offset or 0) + (c.length or 0) > sizes[c.warc_filename]]
+        if bad:
+            db.execute(delete(Capture).where(Capture.id.in_(bad)))
+    return len(results)
+
+
+def run_crawl(
+    settings: Settings,
+    *,
+    site_name: str | None = None,
+    urls: list[str] | None = None,
+    resume_run_id: int | None = None,
+    patch_run_id: int | None = None,
+    progress: Callable[[CrawlProgress], None] | None = None,
+) -> CrawlResult:
+    """Crawl in a worker process; return when the run has ended (finished or interrupted)."""
+    _check_writable(settings)
+    job = _prepare(settings, site_name, urls, resume_run_id, patch_run_id)
+    if job.resume:
+        repair_run(settings, job)
+    run_dir = settings.runs_dir / str(job.run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    done: dict[str, Any] | None = None
+    with open(run_dir / "worker.log", "ab") as errlog:
+        proc = subprocess.Popen(WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=errlog, cwd=str(Path.cwd()))
+        assert proc.stdin is not None and proc.stdout is not None
+        with session_scope(settings) as db:
+            run = db.get(CrawlRun, job.run_id)
+            assert run is not None
+            run.pid = proc.pid
+        try:
+            proc.stdin.write(encode_job(job, settings))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            for line in proc.stdout:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if msg.get("type") == "progress" and progress is not None:
+                    progress(CrawlProgress(run_id=job.run_id, **{
+                        k: int(msg.get(k, 0)) for k in
+                        ("pages", "fetches", "bytes", "errors", "revisits", "queue", "skipped")}))
+                elif msg.get("type") == "done":
+                    done = msg
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return _finish(settings, job, done, proc.returncode)
+
+
+def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
+            returncode: int | None) -> CrawlResult:
+    error: str | None
+    if done is None:
+        status = "interrupted"
+        error = f"the crawl worker stopped (exit {returncode}); resume with --resume {job.run_id}"
+        repair_run(settings, job)
+    else:
+        status = str(done.get("status", "failed"))
+        error = done.get("error")
+    with session_scope(settings) as db:
+        run = db.get(CrawlRun, job.run_id)
+        assert run is not None
+        base = select(func.count()).select_from(Capture).where(Capture.run_id == job.run_id)
+        pages = db.scalar(base.where(Capture.is_page.is_(True))) or 0
+        errors = db.scalar(base.where(Capture.status.is_(None))) or 0
+        revisits = db.scalar(base.where(Capture.record_type == "revisit")) or 0
+        fetches = db.scalar(base) or 0
+        files = list(db.scalars(select(WarcFile).where(WarcFile.run_id == job.run_id)
+                                .order_by(WarcFile.id)))
+        new_bytes = int(done.get("bytes", 0)) if done else 0
+        run.bytes = (run.bytes or 0) + new_bytes if job.resume else new_bytes
+        run.status = status
+        run.finished_at = datetime.now(UTC)
+        run.pages, run.errors, run.revisits = pages, errors, revisits
+        run.error = error
+        run.pid = None
+        stats = dict(run.stats or {})
+        stats.update({
+            "fetches": fetches,
+            "skipped": (done or {}).get("skipped", stats.get("skipped", 0)),
+            "skipped_by_reason": (done or {}).get("skipped_by_reason",
+                                                  stats.get("skipped_by_reason", {})),
+            "warc_bytes": sum(f.size for f in files),
+        })
+        run.stats = stats
+        result = CrawlResult(
+            run_id=job.run_id, status=status, pages=pages, bytes=run.bytes, errors=errors,
+            revisits=revisits, warc_files=[Path(f.path) for f in files],
+            cdxj_files=[Path(f.cdxj_path) for f in files if f.cdxj_path],
+            skipped=int(stats.get("skipped", 0)), fetches=fetches,
+            failed=list((done or {}).get("failed", [])),
+            skipped_by_reason=dict(stats.get("skipped_by_reason", {})),
+            report=(settings.runs_dir / str(job.run_id) / "report.json"), error=error,
+        )
+    if result.report is not None and not result.report.exists():
+        result.report = None
+    return result

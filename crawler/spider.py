@@ -1,0 +1,174 @@
+"""The one spider: robots.txt first, then seeds and sitemaps, pages in scope, requisites anywhere."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Request, Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.handler import FetchFailed
+from crawler.job import CrawlJob
+from crawler.links import css_links, html_links, robots_sitemaps, sitemap_links
+from crawler.scope import Scope, canonical
+
+if TYPE_CHECKING:
+    from crawler.recorder import WarcRecorder
+
+log = logging.getLogger(__name__)
+
+PAGE, REQUISITE, ROBOTS, SITEMAP = "page", "requisite", "robots", "sitemap"
+MAX_SITEMAPS = 200
+
+
+class SiteSpider(scrapy.Spider):
+    name = "bewaar"
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(self, job: CrawlJob, scope: Scope, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job = job
+        self.scope = scope
+        self.seen: set[str] = set()
+        self.sitemaps = 0
+        self._recorder: WarcRecorder | None = None
+
+    @property
+    def recorder(self) -> WarcRecorder:
+        if self._recorder is None:
+            from crawler.recorder import WarcRecorder
+
+            ext = self.crawler.get_extension(WarcRecorder)
+            assert ext is not None
+            self._recorder = ext
+        return self._recorder
+
+    # -- start -----------------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Request]:
+        if not self.job.follow_links:
+            for url in self.job.seeds:
+                req = self._request(url, PAGE, 0, force=True)
+                if req:
+                    yield req
+            return
+        origins: dict[str, list[str]] = {}
+        for url in self.job.seeds:
+            p = urlsplit(url)
+            origins.setdefault(f"{p.scheme}://{p.netloc}", []).append(url)
+        for origin, seeds in origins.items():
+            yield Request(
+                f"{origin}/robots.txt", callback=self.parse_robots, errback=self.robots_failed,
+                meta={"bewaar_kind": ROBOTS, "dont_redirect": True, "seeds": seeds,
+                      "origin": origin},
+                dont_filter=True, priority=1000,
+            )
+
+    def _after_robots(self, origin: str, seeds: list[str], text: str | None) -> Iterator[Request]:
+        self.scope.set_robots(urlsplit(origin).netloc, text)
+        self.seen.add(canonical(f"{origin}/robots.txt"))
+        for url in seeds:
+            req = self._request(url, PAGE, 0)
+            if req:
+                yield req
+        maps = robots_sitemaps(text or "") + [f"{origin}/sitemap.xml"]
+        for url in maps:
+            req = self._sitemap(url)
+            if req:
+                yield req
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        text = None
+        if 200 <= response.status < 300 and isinstance(response, TextResponse):
+            text = response.text
+        yield from self._after_robots(response.meta["origin"], response.meta["seeds"], text)
+
+    def robots_failed(self, failure: Failure) -> Iterator[Request]:
+        req = failure.request  # type: ignore[attr-defined]
+        self._note_failure(failure)
+        yield from self._after_robots(req.meta["origin"], req.meta["seeds"], None)
+
+    # -- requests --------------------------------------------------------------------------
+    def _request(self, url: str, kind: str, depth: int, *, force: bool = False) -> Request | None:
+        key = canonical(url)
+        if key in self.seen:
+            return None
+        self.seen.add(key)
+        if not force:
+            reason = (self.scope.check_page(url, depth) if kind == PAGE
+                      else self.scope.check_requisite(url))
+            if reason:
+                self.recorder.record_skip(url, reason, f"depth {depth}")
+                return None
+        return Request(
+            url, callback=self.parse, errback=self.failed,
+            meta={"bewaar_kind": kind, "bewaar_depth": depth},
+            dont_filter=True, priority=(10 if kind == REQUISITE else -depth),
+        )
+
+    def _sitemap(self, url: str) -> Request | None:
+        key = canonical(url)
+        if key in self.seen or self.sitemaps >= MAX_SITEMAPS:
+            return None
+        self.seen.add(key)
+        self.sitemaps += 1
+        return Request(url, callback=self.parse_sitemap, errback=self.failed,
+                       meta={"bewaar_kind": SITEMAP, "bewaar_depth": 0},
+                       dont_filter=True, priority=500)
+
+    # -- parsing ---------------------------------------------------------------------------
+    def parse(self, response: Response) -> Iterator[Request]:
+        meta = response.meta
+        depth: int = meta.get("bewaar_depth", 0)
+        kind: str = meta.get("bewaar_kind", PAGE)
+        if response.url != response.request.url if response.request else False:
+            self.seen.add(canonical(response.url))
+        if meta.get("redirect_urls"):
+            self.seen.add(canonical(response.url))
+            host = urlsplit(response.url).hostname or ""
+            if depth == 0 and kind == PAGE and not self.scope.include:
+                self.scope.add_host(host)  # a seed that redirects to www. or https
+        if not self.job.follow_links or not 200 <= response.status < 300:
+            return
+        ctype = (response.headers.get(b"Content-Type") or b"").split(b";", 1)[0].strip().lower()
+        if ctype == b"text/css" or response.url.split("?", 1)[0].endswith(".css"):
+            for url in css_links(response.body, response.url):
+                req = self._request(url, REQUISITE, depth)
+                if req:
+                    yield req
+            return
+        if not isinstance(response, TextResponse) or b"html" not in ctype and ctype:
+            return
+        if kind != PAGE or (depth > 0 and self.scope.in_scope(response.url)):
+            return  # a requisite or a page reached off-site: keep it, follow nothing
+        pages, reqs = html_links(response.text, response.url)
+        for url in reqs:
+            req = self._request(url, REQUISITE, depth)
+            if req:
+                yield req
+        for url in pages:
+            req = self._request(url, PAGE, depth + 1)
+            if req:
+                yield req
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        if not 200 <= response.status < 300:
+            return
+        locs, is_index = sitemap_links(response.body)
+        for url in locs:
+            req = self._sitemap(url) if is_index else self._request(url, PAGE, 1)
+            if req:
+                yield req
+
+    def failed(self, failure: Failure) -> None:
+        self._note_failure(failure)
+
+    def _note_failure(self, failure: Failure) -> None:
+        if failure.check(FetchFailed):
+            return  # the handler recorded it already
+        req = getattr(failure, "request", None)
+        if req is not None:
+            self.recorder.record_failure(req, f"{type(failure.value).__name__}: {failure.value}")

@@ -1,0 +1,307 @@
+"""pywb collections, one per site, filled incrementally from crawl runs.
+
+Layout under ``settings.collections_dir`` (what ``wayback`` reads, run with that folder as its
+working directory)::
+
+    config.yaml                 written by ``write_config``: one entry per collection
+    access-rules.aclj           pywb access rules (see ``replay.access``)
+    <site>/archive/<warc>       hard links (or symlinks) to the run's WARC files
+    <site>/indexes/index.cdxj   the sorted merge of every added run's CDXJ
+
+Adding a run merges its already-sorted CDXJ files into the collection index in one streaming
+pass (no WARC is read again) and writes the result under a temporary name before renaming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import heapq
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.db import session_scope
+from archive.errors import BewaarError, NotFoundError
+from archive.models import CollectionRun, CrawlRun, Site, WarcFile
+from archive.settings import Settings
+
+CONFIG_NAME = "config.yaml"
+ACL_NAME = "access-rules.aclj"
+INDEX_NAME = "index.cdxj"
+
+
+class CollectionError(BewaarError):
+    """A collection cannot be built or its files are not what the database recorded."""
+
+
+def collection_dir(settings: Settings, name: str) -> Path:
+    return settings.collections_dir / name
+
+
+def collection_index(settings: Settings, name: str) -> Path:
+    return collection_dir(settings, name) / "indexes" / INDEX_NAME
+
+
+def venv_tool(name: str) -> str:
+    """A console script installed beside this Python (wayback, cdxj-indexer, wacz)."""
+    here = Path(sys.executable).parent / name
+    if here.exists():
+        return str(here)
+    import shutil
+
+    found = shutil.which(name)
+    if not found:
+        raise BewaarError(f"{name} is not installed (it comes with pywb / wacz)")
+    return found
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_run(db: Session, run_id: int) -> CrawlRun:
+    run = db.get(CrawlRun, run_id)
+    if run is None:
+        raise NotFoundError(f"no crawl run with id {run_id}")
+    return run
+
+
+def _local_path(wf: WarcFile) -> Path:
+    if "://" in wf.path and not wf.path.startswith("file://"):
+        raise CollectionError(
+            f"{wf.filename} is stored at {wf.path.split('://')[0]}://…; replay needs local WARC files"
+        )
+    return Path(wf.path.removeprefix("file://"))
+
+
+def _check_warc(wf: WarcFile) -> Path:
+    path = _local_path(wf)
+    if not path.is_file():
+        raise CollectionError(f"WARC file {wf.filename} is missing: {path}")
+    size = path.stat().st_size
+    if size != wf.size:
+        raise CollectionError(
+            f"WARC file {wf.filename} has changed: {size} bytes, the database recorded {wf.size}"
+        )
+    return path
+
+
+def _index_for(wf: WarcFile, warc: Path, scratch: Path) -> Path:
+    """The sorted CDXJ of one WARC: the crawler's, checked against its digest, or made now."""
+    if wf.cdxj_path:
+        cdxj = Path(wf.cdxj_path)
+        if not cdxj.is_file():
+            raise CollectionError(f"index {cdxj} of {wf.filename} is missing")
+        if wf.cdxj_sha256 and sha256_file(cdxj) != wf.cdxj_sha256:
+            raise CollectionError(f"index {cdxj} of {wf.filename} has changed since the crawl")
+        return cdxj
+    # No index recorded: index the WARC with pywb's indexer (a subprocess), sorted.
+    out = scratch / (wf.filename + ".cdxj")
+    proc = subprocess.run(
+        [venv_tool("cdxj-indexer"), "--sort", "-o", str(out), str(warc)],
+        capture_output=True, text=True, timeout=3600,
+    )
+    if proc.returncode != 0 or not out.exists():
+        raise CollectionError(f"cannot index {wf.filename}: {proc.stderr.strip()[-300:]}")
+    return out
+
+
+def _merged_lines(paths: list[Path]) -> Iterator[bytes]:
+    files: list[IO[bytes]] = [open(p, "rb") for p in paths]  # noqa: SIM115
+    try:
+        last = None
+        for line in heapq.merge(*files):
+            if not line.endswith(b"\n"):
+                line += b"\n"
+            if line == last or not line.strip():
+                continue
+            last = line
+            yield line
+    finally:
+        for fh in files:
+            fh.close()
+
+
+def _link(src: Path, dst: Path) -> bool:
+    """Link ``src`` at ``dst``; return True when a new link was made."""
+    if dst.exists() or dst.is_symlink():
+        if dst.exists() and os.path.samefile(src, dst):
+            return False
+        raise CollectionError(f"{dst} exists and is not {src}: refusing to replace it")
+    try:
+        os.link(src, dst)
+    except OSError:
+        os.symlink(src, dst)
+    return True
+
+
+def add_run_to_collection(settings: Settings, run_id: int) -> Path:
+    """Put a run's WARCs and index lines into its site's collection; return the collection dir.
+
+    Idempotent. Everything is checked before anything changes; a failure leaves the collection
+    as it was.
+    """
+    with session_scope(settings) as db:
+        run = load_run(db, run_id)
+        site: Site = run.site
+        name = site.name
+        warcs = list(run.warc_files)
+        done = db.scalar(select(CollectionRun).where(CollectionRun.run_id == run_id))
+        plan = [(wf, _check_warc(wf)) for wf in warcs]
+
+    cdir = collection_dir(settings, name)
+    archive_dir, index = cdir / "archive", cdir / "indexes" / INDEX_NAME
+    if done is not None and index.exists() and all(
+        (archive_dir / wf.filename).exists() for wf, _ in plan
+    ):
+        return cdir
+
+    with _locked(settings.collections_dir / f".{name}.lock"), \
+            tempfile.TemporaryDirectory(prefix=".scratch-", dir=_mkdir(settings.collections_dir)) as tmp:
+        sources = [_index_for(wf, path, Path(tmp)) for wf, path in plan]
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        index.parent.mkdir(parents=True, exist_ok=True)
+        made: list[Path] = []
+        try:
+            for wf, path in plan:
+                if _link(path, archive_dir / wf.filename):
+                    made.append(archive_dir / wf.filename)
+            lines = 0
+            fd, tmp_index = tempfile.mkstemp(dir=index.parent, prefix=".index.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    inputs = ([index] if index.exists() else []) + sources
+                    for line in _merged_lines(inputs):
+                        out.write(line)
+                        lines += 1
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp_index, index)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_index)
+                raise
+        except BaseException:
+            for p in made:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            raise
+        with session_scope(settings) as db:
+            row = db.scalar(select(CollectionRun).where(CollectionRun.run_id == run_id))
+            if row is None:
+                row = CollectionRun(collection=name, run_id=run_id)
+                db.add(row)
+            row.warcs = len(plan)
+            row.index_lines = lines
+    write_config(settings)
+    return cdir
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def collection_names(settings: Settings) -> list[str]:
+    root = settings.collections_dir
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "indexes" / INDEX_NAME).is_file())
+
+
+def verify_collection(settings: Settings, name: str) -> list[str]:
+    """Problems with a collection's files: missing index, dangling or missing WARC links."""
+    problems: list[str] = []
+    cdir = collection_dir(settings, name)
+    if not (cdir / "indexes" / INDEX_NAME).is_file():
+        problems.append(f"collection {name}: index {cdir / 'indexes' / INDEX_NAME} is missing")
+    with session_scope(settings) as db:
+        rows = db.execute(
+            select(WarcFile.filename, WarcFile.size)
+            .join(CollectionRun, CollectionRun.run_id == WarcFile.run_id)
+            .where(CollectionRun.collection == name)
+        ).all()
+    for filename, size in rows:
+        link = cdir / "archive" / filename
+        if not link.exists():
+            problems.append(f"collection {name}: WARC {filename} is missing from {link.parent}")
+        elif link.stat().st_size != size:
+            problems.append(f"collection {name}: WARC {filename} has changed (size)")
+    return problems
+
+
+def write_config(settings: Settings, *, target: Path | None = None, access: bool = True) -> Path:
+    """(Re)write config.yaml for every collection: indexes, archives, access rules, embargo.
+
+    ``access=False`` leaves out access rules and embargo (for replay QA, written to ``target``).
+    """
+    from replay.access import write_acl  # the ACL file must exist before pywb reads the config
+
+    root = _mkdir(settings.collections_dir)
+    acl = write_acl(settings) if access else None
+    with session_scope(settings) as db:
+        embargo = {s.name: s.embargo_days for s in db.scalars(select(Site))}
+    colls: dict[str, dict[str, object]] = {}
+    for name in collection_names(settings):
+        cdir = root / name
+        entry: dict[str, object] = {
+            "index_paths": str(cdir / "indexes") + "/",
+            "archive_paths": str(cdir / "archive") + "/",
+            "default_access": "allow",
+        }
+        if acl is not None:
+            entry["acl_paths"] = [str(acl)]
+        days = embargo.get(name)
+        if days and access:
+            entry["embargo"] = {"newer": {"days": days}, "access": "block"}
+        colls[name] = entry
+    config = {
+        "collections_root": str(root),
+        "collections": colls,
+        "enable_memento": True,
+        "framed_replay": True,
+    }
+    path = target or root / CONFIG_NAME
+    # JSON is YAML: no YAML writer needed.
+    _write_atomic(path, (json.dumps(config, indent=2) + "\n").encode())
+    return path

@@ -1,0 +1,84 @@
+"""Fixity audit: re-hash every stored WARC and its CDXJ index against the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from archive.db import session_scope
+from archive.errors import Finding
+from archive.models import FixityCheck, WarcFile
+from archive.settings import Settings
+from replay.collections import collection_names, sha256_file, verify_collection
+
+
+@dataclass
+class FixityReport:
+    check_id: int
+    files: int
+    bytes: int
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check_id": self.check_id,
+            "ok": self.ok,
+            "files": self.files,
+            "bytes": self.bytes,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def _check(path: Path, sha256: str | None, size: int | None, what: str,
+           findings: list[Finding]) -> int:
+    if not path.is_file():
+        findings.append(Finding(str(path), f"{what} is missing"))
+        return 0
+    actual_size = path.stat().st_size
+    if size is not None and actual_size != size:
+        findings.append(Finding(str(path), f"{what} size changed", str(size), str(actual_size)))
+    if sha256:
+        found = sha256_file(path)
+        if found != sha256:
+            findings.append(Finding(str(path), f"{what} sha256 changed", sha256, found))
+    return actual_size
+
+
+def audit(settings: Settings, progress: Callable[[int, int], None] | None = None) -> FixityReport:
+    """Hash every WARC and index the database knows; record the audit; return the findings."""
+    with session_scope(settings) as db:
+        rows = [
+            (w.path, w.size, w.sha256, w.cdxj_path, w.cdxj_sha256)
+            for w in db.scalars(select(WarcFile).order_by(WarcFile.id))
+        ]
+    total = sum(r[1] for r in rows)
+    findings: list[Finding] = []
+    files = done = 0
+    for path, size, sha, cdxj, cdxj_sha in rows:
+        if "://" in path and not path.startswith("file://"):
+            findings.append(Finding(path, "not on local disk; audit it with the storage's tools"))
+            continue
+        done += _check(Path(path.removeprefix("file://")), sha, size, "WARC", findings)
+        files += 1
+        if cdxj:
+            _check(Path(cdxj), cdxj_sha, None, "CDXJ index", findings)
+            files += 1
+        if progress:
+            progress(done, total)
+    for name in collection_names(settings):
+        findings.extend(Finding(name, p) for p in verify_collection(settings, name))
+    with session_scope(settings) as db:
+        row = FixityCheck(files=files, bytes=done, ok=not findings,
+                          findings=[f.to_dict() for f in findings])
+        db.add(row)
+        db.flush()
+        check_id = row.id
+    return FixityReport(check_id, files, done, findings)

@@ -1,0 +1,398 @@
+"""Replay QA: replay every page of a run through pywb and load its requisites as a browser would.
+
+``check_run`` starts its own ``wayback`` processes (one per core, over a QA configuration
+without access rules or embargo, since QA checks completeness, not who may see what), fetches
+each page with pywb's ``id_`` replay (the archived bytes, unrewritten), parses the HTML and the
+CSS it loads, and asks the replay for every requisite. A requisite is *missing* when pywb has no
+capture of it (404 without a Memento-Datetime), an *error* when the archive only holds a 4xx/5xx
+answer for it. Requisites are fetched once per check, however many pages use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urljoin
+
+import httpx
+from sqlalchemy import select
+
+from archive.db import session_scope
+from archive.errors import NotFoundError
+from archive.models import Capture, CollectionRun, CrawlRun, QaCheck, QaPage
+from archive.settings import Settings
+from replay.collections import (
+    CollectionError,
+    add_run_to_collection,
+    load_run,
+    verify_collection,
+    write_config,
+)
+from replay.requisites import css_requisites, html_requisites
+from replay.wayback import Wayback
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_REDIRECTS = 5
+MAX_CSS_DEPTH = 4
+
+
+@dataclass
+class PageResult:
+    url: str
+    replay_url: str
+    crawl_status: int | None
+    status: int | None
+    missing: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    status_diffs: list[dict[str, Any]] = field(default_factory=list)
+    requisites: int = 0
+    similarity: float | None = None
+    browser: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and not self.missing and not self.status_diffs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "replay_url": self.replay_url,
+            "status": self.status,
+            "crawl_status": self.crawl_status,
+            "ok": self.ok,
+            "missing": self.missing,
+            "errors": self.errors,
+            "status_diffs": self.status_diffs,
+            "requisites": self.requisites,
+            "similarity": self.similarity,
+        }
+
+
+@dataclass
+class QAResult:
+    run_id: int
+    check_id: int
+    collection: str
+    pages: list[PageResult]
+    report_path: Path
+    seconds: float
+    requests: int
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for p in self.pages if not p.ok)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    @property
+    def pages_per_second(self) -> float:
+        return len(self.pages) / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "check_id": self.check_id,
+            "collection": self.collection,
+            "ok": self.ok,
+            "failed": self.failed,
+            "report": str(self.report_path),
+            "seconds": round(self.seconds, 3),
+            "pages": [p.to_dict() for p in self.pages],
+        }
+
+
+@dataclass
+class Fetched:
+    status: int | None  # None: no answer at all
+    archived: bool  # pywb had a capture (Memento-Datetime present)
+    children: list[str] = field(default_factory=list)  # requisites of a style sheet
+    final_url: str = ""
+
+
+def timestamp(dt: datetime) -> str:
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC)
+    return dt.strftime("%Y%m%d%H%M%S")
+
+
+class _Replayer:
+    """Fetches through several wayback workers, round robin, each request once."""
+
+    def __init__(self, bases: list[str], coll: str, client: httpx.AsyncClient, limit: int) -> None:
+        self.bases = itertools.cycle(bases)
+        self.prefixes = tuple(f"{b}/{coll}/" for b in bases)
+        self.coll = coll
+        self.client = client
+        self.sem = asyncio.Semaphore(limit)
+        self.cache: dict[str, asyncio.Task[Fetched]] = {}
+        self.requests = 0
+
+    def _original(self, location: str, current: str) -> str:
+        for prefix in self.prefixes:
+            if location.startswith(prefix):
+                rest = location[len(prefix):]
+                marker = rest.find("/")
+                return rest[marker + 1:] if marker >= 0 else rest
+        return urljoin(current, location)
+
+    async def get(self, url: str, ts: str) -> tuple[httpx.Response | None, bytes]:
+        replay = f"{next(self.bases)}/{self.coll}/{ts}id_/{url}"
+        async with self.sem:
+            self.requests += 1
+            try:
+                resp = await self.client.get(replay)
+            except httpx.HTTPError as exc:
+                log.warning("replay of %s failed: %s", url, exc)
+                return None, b""
+            return resp, resp.content
+
+    async def requisite(self, url: str, ts: str) -> Fetched:
+        task = self.cache.get(url)
+        if task is None:
+            task = asyncio.ensure_future(self._requisite(url, ts))
+            self.cache[url] = task
+        return await task
+
+    async def _requisite(self, url: str, ts: str) -> Fetched:
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            resp, body = await self.get(current, ts)
+            if resp is None:
+                return Fetched(None, False, final_url=current)
+            archived = "memento-datetime" in resp.headers
+            if archived and resp.status_code in (301, 302, 303, 307, 308) and \
+                    resp.headers.get("location"):
+                current = self._original(resp.headers["location"], current)
+                continue
+            children: list[str] = []
+            ctype = resp.headers.get("content-type", "")
+            if archived and resp.status_code == 200 and (
+                "css" in ctype or current.lower().split("?")[0].endswith(".css")
+            ):
+                children = css_requisites(body.decode("utf-8", "replace"), current)
+            return Fetched(resp.status_code, archived, children, current)
+        return Fetched(None, True, final_url=current)
+
+
+async def _check_page(rp: _Replayer, url: str, ts: str, crawl_status: int | None,
+                      captured: dict[str, int | None], replay_base: str) -> PageResult:
+    result = PageResult(url, f"{replay_base}/{rp.coll}/{ts}/{url}", crawl_status, None)
+    resp, body = await rp.get(url, ts)
+    if resp is None:
+        return result
+    result.status = resp.status_code
+    if "memento-datetime" not in resp.headers:
+        result.missing.append(url)
+        result.status = None
+        return result
+    if crawl_status is not None and resp.status_code != crawl_status:
+        result.status_diffs.append({"url": url, "crawl": crawl_status, "replay": resp.status_code})
+    if "html" not in resp.headers.get("content-type", "") or resp.status_code != 200:
+        return result
+    todo = [(u, 0) for u in html_requisites(body, url)]
+    seen = {u for u, _ in todo}
+    while todo:
+        fetched = await asyncio.gather(*(rp.requisite(u, ts) for u, _ in todo))
+        nxt: list[tuple[str, int]] = []
+        for (req, depth), f in zip(todo, fetched, strict=True):
+            result.requisites += 1
+            if f.status is None or not f.archived:
+                result.missing.append(req)
+                continue
+            if f.status >= 400:
+                result.errors.append({"url": req, "status": f.status})
+            crawled = captured.get(req, f.status)
+            if crawled is not None and crawled != f.status and f.final_url == req:
+                result.status_diffs.append({"url": req, "crawl": crawled, "replay": f.status})
+            if depth < MAX_CSS_DEPTH:
+                for child in f.children:
+                    if child not in seen:
+                        seen.add(child)
+                        nxt.append((child, depth + 1))
+        todo = nxt
+    return result
+
+
+async def _replay_all(bases: list[str], coll: str, pages: list[tuple[str, str, int | None]],
+                      captured: dict[str, int | None], replay_base: str,
+                      progress: Callable[[int, int], None] | None) -> tuple[list[PageResult], int]:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
+    # Connection: close — gevent's server and delayed ACKs cost ~40 ms per kept-alive request.
+    async with httpx.AsyncClient(timeout=60.0, limits=limits,
+                                 headers={"Connection": "close"}) as client:
+        rp = _Replayer(bases, coll, client, limit=8 * len(bases))
+        done = 0
+        page_sem = asyncio.Semaphore(16 * len(bases))
+
+        async def one(url: str, ts: str, status: int | None) -> PageResult:
+            nonlocal done
+            async with page_sem:
+                res = await _check_page(rp, url, ts, status, captured, replay_base)
+            done += 1
+            if progress:
+                progress(done, len(pages))
+            return res
+
+        results = await asyncio.gather(*(one(u, ts, st) for u, ts, st in pages))
+        return list(results), rp.requests
+
+
+def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run, also when the caller already runs an event loop (then in a thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(factory())
+        except BaseException as exc:  # handed back to the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def _sync_site_runs(settings: Settings, run: CrawlRun) -> None:
+    """Add the site's other finished runs (e.g. patch runs) that are not in the collection yet."""
+    with session_scope(settings) as db:
+        added = set(db.scalars(select(CollectionRun.run_id)))
+        others = [
+            r.id for r in db.scalars(select(CrawlRun).where(CrawlRun.site_id == run.site_id))
+            if r.id != run.id and r.id not in added and r.status != "running" and r.warc_files
+        ]
+    for rid in others:
+        try:
+            add_run_to_collection(settings, rid)
+        except CollectionError as exc:
+            log.warning("run %s not added to the collection: %s", rid, exc)
+
+
+def workers_for_machine() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
+              progress: Callable[[int, int], None] | None = None,
+              browser: bool = False) -> QAResult:
+    """Replay-check every page of a run; store the result and write the HTML report."""
+    from replay.report import write_report
+
+    with session_scope(settings) as db:
+        run = load_run(db, run_id)
+        coll = run.site.name
+        caps = db.execute(
+            select(Capture.url, Capture.status, Capture.is_page, Capture.fetched_at)
+            .where(Capture.run_id == run_id).order_by(Capture.id)
+        ).all()
+    add_run_to_collection(settings, run_id)
+    _sync_site_runs(settings, run)
+    problems = verify_collection(settings, coll)
+    if problems:
+        raise CollectionError("the collection is damaged:\n  " + "\n  ".join(problems))
+
+    captured: dict[str, int | None] = {}
+    page_map: dict[str, tuple[str, int | None]] = {}
+    for url, status, is_page, fetched_at in caps:
+        captured[url] = status
+        if is_page:
+            page_map[url] = (timestamp(fetched_at), status)
+    pages = [(u, ts, st) for u, (ts, st) in page_map.items()]
+    replay_base = f"http://{settings.replay_host}:{settings.replay_port}"
+
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    qa_dir = Path(tempfile.mkdtemp(prefix=".qa-", dir=settings.collections_dir))
+    servers: list[Wayback] = []
+    try:
+        write_config(settings, target=qa_dir / "config.yaml", access=False)
+        n = workers or workers_for_machine()
+        for i in range(max(1, min(n, max(1, len(pages) // 20)))):
+            servers.append(Wayback(qa_dir, log_path=qa_dir / f"wayback-{i}.log").launch())
+        for server in servers:
+            server.wait_ready()
+        results, requests = _run_coroutine(
+            lambda: _replay_all([s.url for s in servers], coll, pages, captured, replay_base,
+                                progress)
+        )
+    finally:
+        for s in servers:
+            s.stop()
+        shutil.rmtree(qa_dir, ignore_errors=True)
+    if browser and results:
+        from replay.browser import browser_check
+
+        browser_check(settings, coll, results)
+    seconds = time.monotonic() - t0
+
+    report_path = settings.runs_dir / str(run_id) / "qa-report.html"
+    with session_scope(settings) as db:
+        check = QaCheck(run_id=run_id, started_at=started, finished_at=datetime.now(UTC),
+                        pages=len(results), failed=sum(1 for r in results if not r.ok),
+                        ok=all(r.ok for r in results),
+                        requisites=sum(r.requisites for r in results),
+                        report_path=str(report_path),
+                        stats={"seconds": round(seconds, 3), "requests": requests,
+                               "workers": len(servers)})
+        db.add(check)
+        db.flush()
+        db.add_all(
+            QaPage(check_id=check.id, url=r.url, replay_url=r.replay_url,
+                   crawl_status=r.crawl_status, replay_status=r.status, ok=r.ok,
+                   missing=r.missing, errors=r.errors, status_diffs=r.status_diffs,
+                   requisites=r.requisites, similarity=r.similarity, browser=r.browser)
+            for r in results
+        )
+        check_id = check.id
+    qa = QAResult(run_id, check_id, coll, results, report_path, seconds, requests)
+    write_report(qa, started)
+    return qa
+
+
+def missing_urls(settings: Settings, run_id: int) -> list[str]:
+    """What the last replay check of ``run_id`` found missing (and 5xx errors worth a retry)."""
+    with session_scope(settings) as db:
+        load_run(db, run_id)
+        check = db.scalar(
+            select(QaCheck).where(QaCheck.run_id == run_id).order_by(QaCheck.id.desc()).limit(1)
+        )
+        if check is None:
+            raise NotFoundError(
+                f"run {run_id} has no replay check yet: run `bewaar replay check {run_id}` first"
+            )
+        urls: dict[str, None] = {}
+        for page in db.scalars(select(QaPage).where(QaPage.check_id == check.id)):
+            for u in page.missing:
+                urls.setdefault(u, None)
+            for e in page.errors:
+                if int(e.get("status", 0)) >= 500:
+                    urls.setdefault(str(e["url"]), None)
+        return list(urls)
+
+
+def last_check(settings: Settings, run_id: int) -> QaCheck | None:
+    with session_scope(settings) as db:
+        return db.scalar(
+            select(QaCheck).where(QaCheck.run_id == run_id).order_by(QaCheck.id.desc()).limit(1)
+        )
+

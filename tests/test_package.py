@@ -1,0 +1,171 @@
+"""Sealed packages as an auditor meets them: standard tools alone, `bewaar verify`, MDTO, chain."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lxml import etree
+
+from archive.package import PackageInput, build_package, verify_package
+from archive.settings import Settings, load_settings
+from tests.tsa import LocalPKI, pki, run_standard_tools  # noqa: F401
+
+BIN = Path(sys.executable).parent
+XSD = Path(__file__).resolve().parents[1] / "archive" / "package" / "schema" / "MDTO-XML1.0.1.xsd"
+NS = {"m": "https://www.nationaalarchief.nl/mdto"}
+SELECTIELIJST = """\
+name = "Selectielijst Ministerie van Justitie en Veiligheid 2024"
+
+[[categorie]]
+code = "1.1"
+naam = "Websites over beleid"
+waardering = "V"
+bewaartermijn = "P10Y"
+trigger = "Vastlegging website"
+
+[[categorie]]
+code = "2.1"
+naam = "Chatberichten bewindspersonen"
+waardering = "B"
+trigger = "Archivering"
+"""
+
+
+def sealed_settings(home: Path, pki: LocalPKI | None, **extra: object) -> Settings:  # noqa: F811
+    home.mkdir(parents=True, exist_ok=True)
+    sl = home / "selectielijst.toml"
+    sl.write_text(SELECTIELIJST)
+    kwargs: dict[str, object] = {"selectielijst": sl, **extra}
+    if pki is not None:
+        kwargs.update(tsa_url=pki.tsa_url, seal_cert=pki.seal_cert, seal_key=pki.seal_key,
+                      seal_chain=pki.ca)
+    return load_settings(**kwargs)
+
+
+def sample_files(tmp: Path) -> list[PackageInput]:
+    warc = tmp / "src" / "BEWAAR-20250101120000000-00000-host.warc.gz"
+    warc.parent.mkdir(parents=True, exist_ok=True)
+    warc.write_bytes(bytes(range(256)) * 4000)
+    return [
+        PackageInput(f"warcs/{warc.name}", warc, "application/warc"),
+        PackageInput("run/report.json", b'{"pages": 3}\n', "application/json"),
+        PackageInput("run/crawl log.txt", b"line one\nline two\n"),
+    ]
+
+
+def make(settings: Settings, tmp: Path, source: str = "justid", category: str | None = "1.1"):  # type: ignore[no-untyped-def]
+    return build_package(
+        settings, source_kind="crawl", source_name=source, title=f"Webarchief {source}",
+        category=category, files=sample_files(tmp), description="Een test",
+        period=(datetime(2025, 3, 1, 10, tzinfo=UTC), datetime(2025, 3, 2, 11, tzinfo=UTC)),
+    )
+
+
+def test_package_verifies_with_standard_tools_alone(home: Path, tmp_path: Path,
+                                                     pki: LocalPKI) -> None:  # noqa: F811
+    s = sealed_settings(home, pki)
+    result = make(s, tmp_path)
+    pkg = result.path
+    assert pkg.parent == s.packages_dir and result.timestamped
+    assert sorted(p.name for p in (pkg / "seal").iterdir()) == [
+        "VERIFY.txt", "signer-chain.pem", "tagmanifest-sha512.txt.p7s",
+        "tagmanifest-sha512.txt.p7s.tsr", "tsa-chain.pem"]
+    results = run_standard_tools(pkg, pki.ca, pki.ca, BIN)
+    assert [r.args[1 if "python" in r.args[0] else 0] for r in results][0].endswith("bagit.py")
+    assert len(results) == 3
+    for r in results:
+        assert r.returncode == 0, f"{r.args}\n{r.stdout}\n{r.stderr}"
+    # and our own verifier agrees, with the auditor's trust anchors
+    report = verify_package(pkg, ca=pki.ca, tsa_ca=pki.ca)
+    assert report.valid, report.findings
+    assert report.warnings == []
+    assert report.info["timestamp"]
+    # the tag manifest digest we recorded is the one on disk
+    tm = (pkg / "bag" / "tagmanifest-sha512.txt").read_bytes()
+    assert hashlib.sha512(tm).hexdigest() == result.tagmanifest_sha512
+
+
+def test_mdto_sidecars_validate_and_carry_the_selectielijst(home: Path, tmp_path: Path) -> None:
+    s = sealed_settings(home, None)
+    pkg = make(s, tmp_path).path
+    data = pkg / "bag" / "data"
+    schema = etree.XMLSchema(etree.parse(str(XSD)))
+    sidecars = sorted(data.rglob("*.mdto.xml"))
+    assert len(sidecars) == 4  # one information object, three files
+    for sc in sidecars:
+        schema.assertValid(etree.parse(str(sc)))
+    obj = etree.parse(str(data / f"{pkg.name}.mdto.xml"))
+    assert obj.findtext(".//m:waardering/m:begripCode", namespaces=NS) == "V"
+    assert obj.findtext(".//m:bewaartermijn/m:termijnLooptijd", namespaces=NS) == "P10Y"
+    assert obj.findtext(".//m:bewaartermijn/m:termijnStartdatumLooptijd", namespaces=NS) == "2025-03-02"
+    assert obj.findtext(".//m:bewaartermijn/m:termijnEinddatum", namespaces=NS) == "2035-03-02"
+    assert obj.findtext(".//m:informatiecategorie/m:begripCode", namespaces=NS) == "1.1"
+    assert obj.findtext(".//m:archiefvormer/m:verwijzingNaam", namespaces=NS) == s.organisation
+    warc = next((data / "warcs").glob("*.warc.gz"))
+    side = etree.parse(str(warc) + ".bestand.mdto.xml")
+    assert side.findtext(".//m:bestandsformaat/m:begripCode", namespaces=NS) == "fmt/1355"
+    assert side.findtext(".//m:omvang", namespaces=NS) == str(warc.stat().st_size)
+    assert side.findtext(".//m:checksumWaarde", namespaces=NS) == hashlib.sha512(
+        warc.read_bytes()).hexdigest()
+    assert side.findtext(".//m:checksum/m:checksumDatum", namespaces=NS)
+    js = etree.parse(str(data / "run" / "report.json.bestand.mdto.xml"))
+    assert js.findtext(".//m:bestandsformaat/m:begripCode", namespaces=NS) == "fmt/817"
+    info = (pkg / "bag" / "bag-info.txt").read_text()
+    for field in ("Source-Organization: ", "External-Identifier: ", "Bagging-Date: ",
+                  "Payload-Oxum: ", "Bag-Software-Agent: ", "Bag-Group-Identifier: crawl:justid"):
+        assert field in info
+
+
+def test_without_tsa_sealed_but_warned(home: Path, tmp_path: Path) -> None:
+    s = sealed_settings(home, None)
+    pkg = make(s, tmp_path, category=None).path
+    assert not (pkg / "seal" / "tagmanifest-sha512.txt.p7s.tsr").exists()
+    assert (s.keys_dir / "seal.pem").exists()  # local keys made on first use
+    report = verify_package(pkg)
+    assert report.valid, report.findings
+    assert any("no time-stamp" in w for w in report.warnings)
+    assert any("taken from the package itself" in w for w in report.warnings)
+    assert "NO time-stamp" in (pkg / "seal" / "VERIFY.txt").read_text()
+    # the local CA is the auditor's anchor for a local seal
+    assert verify_package(pkg, ca=s.keys_dir / "ca.pem").valid
+
+
+def test_chain_of_packages_per_source(home: Path, tmp_path: Path, pki: LocalPKI) -> None:  # noqa: F811
+    s = sealed_settings(home, pki)
+    first, second, third = (make(s, tmp_path) for _ in range(3))
+    other = make(s, tmp_path, source="rijksoverheid")
+    assert first.previous_id is None and other.previous_id is None
+    assert second.previous_id == first.id and third.previous_id == second.id
+    info = (third.path / "bag" / "bag-info.txt").read_text()
+    assert f"Bewaar-Previous-Package: {second.id}" in info
+    assert f"Bewaar-Previous-Tagmanifest-SHA512: {second.tagmanifest_sha512}" in info
+    for r in (first, second, third):
+        assert verify_package(r.path, ca=pki.ca, tsa_ca=pki.ca).valid
+
+    # replace the middle package by another one under its name: the next link shows it
+    saved = tmp_path / "saved"
+    shutil.move(second.path, saved)
+    shutil.copytree(other.path, second.path)
+    report = verify_package(third.path, ca=pki.ca, tsa_ca=pki.ca)
+    assert [f.problem for f in report.findings] == [
+        f"previous package {second.id} was replaced or altered "
+        "(its tag manifest differs from the link)"]
+    assert report.findings[0].expected == second.tagmanifest_sha512
+
+    # drop it: the gap shows
+    shutil.rmtree(second.path)
+    report = verify_package(third.path, ca=pki.ca, tsa_ca=pki.ca)
+    assert not report.valid
+    assert report.findings[0].problem.startswith(f"previous package {second.id} is missing")
+    shutil.move(saved, second.path)
+    assert verify_package(third.path, ca=pki.ca, tsa_ca=pki.ca).valid
+
+    # a package copied away on its own is still valid, with a warning that the link was not checked
+    alone = tmp_path / "alone"
+    shutil.copytree(third.path, alone / third.id)
+    report = verify_package(alone / third.id, ca=pki.ca, tsa_ca=pki.ca)
+    assert report.valid and any("not checked" in w for w in report.warnings)

@@ -1,0 +1,195 @@
+"""`bewaar keys|seal|verify|package|selectielijst` as an operator and an auditor use them."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from archive.db import session_scope
+from archive.errors import BewaarError, NotFoundError, SettingsError
+from archive.models import CrawlRun, Site, WarcFile
+from archive.package import NotAPackageError, PackageInput, build_package, seal_run, verify_package
+from archive.package.selectielijst import SelectielijstError, load_into_db
+from archive.settings import load_settings
+from tests.test_package import SELECTIELIJST
+from tests.tsa import LocalPKI, pki, run_standard_tools  # noqa: F401
+
+BIN = Path(sys.executable).parent
+
+
+def make_run(home: Path, *, category: str | None = "1.1", status: str = "finished") -> int:
+    """A finished crawl run as the crawler leaves it: WARC rows and files, CDXJ, log, report."""
+    s = load_settings()
+    s.warc_dir.mkdir(parents=True, exist_ok=True)
+    s.index_dir.mkdir(parents=True, exist_ok=True)
+    with session_scope(s) as db:
+        site = Site(name="justid", seeds=["https://www.justid.nl/"], category=category)
+        db.add(site)
+        db.flush()
+        run = CrawlRun(site_id=site.id, status=status, seeds=site.seeds, pages=2,
+                       started_at=datetime(2025, 5, 1, 9, tzinfo=UTC),
+                       finished_at=datetime(2025, 5, 1, 10, tzinfo=UTC))
+        db.add(run)
+        db.flush()
+        for n in range(2):
+            name = f"BEWAAR-20250501090000000-0000{n}-host.warc.gz"
+            path = s.warc_dir / name
+            with open(path, "wb") as fh:
+                w = WARCWriter(fh, gzip=True)
+                body = f"<html><body>page {n}</body></html>".encode()
+                headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")],
+                                           protocol="HTTP/1.1")
+                w.write_record(w.create_warc_record(f"https://www.justid.nl/{n}", "response",
+                                                    payload=io.BytesIO(body),
+                                                    http_headers=headers))
+            cdxj = s.index_dir / f"{name}.cdxj"
+            cdxj.write_text(f'nl,justid)/{n} 20250501090000 {{"url": "https://www.justid.nl/{n}"}}\n')
+            db.add(WarcFile(run_id=run.id, filename=name, path=str(path), size=path.stat().st_size,
+                            sha256="0" * 64, records=1, cdxj_path=str(cdxj)))
+        run_id = run.id
+    run_dir = s.runs_dir / str(run_id)
+    run_dir.mkdir(parents=True)
+    (run_dir / "crawl.log").write_text("GET https://www.justid.nl/0 200\n")
+    (run_dir / "report.json").write_text(json.dumps({"pages": 2}))
+    return run_id
+
+
+def said(res) -> str:  # type: ignore[no-untyped-def]
+    """stderr as one line (the console wraps long messages)."""
+    return " ".join(res.stderr.split())
+
+
+@pytest.fixture
+def loaded(bewaar, home: Path):  # type: ignore[no-untyped-def]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "sl.toml").write_text(SELECTIELIJST)
+    load_into_db(load_settings(), home / "sl.toml")
+    return bewaar
+
+
+def test_seal_run_and_verify(loaded, home: Path, pki: LocalPKI) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    bewaar = loaded
+    run_id = make_run(home)
+    keys = bewaar("keys", "init", "--json").json()
+    assert keys["created"] and Path(keys["ca"]).is_file()
+    out = bewaar("seal", str(run_id), "--json", env={"BEWAAR_TSA_URL": pki.tsa_url}).json()
+    pkg = Path(out["package"])
+    assert pkg.is_dir() and pkg.name == out["id"] and out["timestamped"]
+    data = pkg / "bag" / "data"
+    names = sorted(p.relative_to(data).as_posix() for p in data.rglob("*")
+                   if p.is_file() and not p.name.endswith(".mdto.xml"))
+    assert names == [
+        "indexes/BEWAAR-20250501090000000-00000-host.warc.gz.cdxj",
+        "indexes/BEWAAR-20250501090000000-00001-host.warc.gz.cdxj",
+        "run/crawl.log", "run/report.json",
+        "warcs/BEWAAR-20250501090000000-00000-host.warc.gz",
+        "warcs/BEWAAR-20250501090000000-00001-host.warc.gz",
+    ]
+    with open(data / names[4], "rb") as fh:
+        uris = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh)]
+    assert uris == ["https://www.justid.nl/0"]
+    for r in run_standard_tools(pkg, home / "keys" / "ca.pem", pki.ca, BIN):
+        assert r.returncode == 0, f"{r.args}\n{r.stderr}"
+    res = bewaar("verify", str(pkg), "--json", "--ca", str(home / "keys" / "ca.pem"),
+                 "--tsa-ca", str(pki.ca))
+    assert res.json()["valid"] is True and res.json()["findings"] == []
+    listed = bewaar("package", "list", "--json").json()
+    assert [p["id"] for p in listed] == [out["id"]] and listed[0]["run_id"] == run_id
+
+
+def test_verify_reports_findings_with_exit_1(loaded, home: Path) -> None:  # type: ignore[no-untyped-def]
+    bewaar = loaded
+    pkg = seal_run(load_settings(), make_run(home)).path
+    log = pkg / "bag" / "data" / "run" / "crawl.log"
+    log.write_text(log.read_text() + "edited\n")
+    res = bewaar("verify", str(pkg.parent), "--json", check=False)  # the folder of packages
+    assert res.returncode == 1
+    doc = res.json()
+    assert doc["valid"] is False
+    assert doc["findings"][0]["path"] == "bag/data/run/crawl.log"
+    assert doc["findings"][0]["problem"] == "sha512 does not match the manifest"
+    assert {"expected", "found"} <= set(doc["findings"][0])
+    assert any("no time-stamp" in w for w in doc["warnings"])
+    text = bewaar("verify", str(pkg), check=False)
+    assert text.returncode == 1 and "crawl.log" in text.stdout and "NOT valid" in text.stdout
+
+
+def test_bad_input(loaded, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bewaar = loaded
+    res = bewaar("seal", "999", check=False)
+    assert res.returncode == 2 and "crawl run 999 does not exist" in said(res)
+    not_pkg = tmp_path / "not-a-package"
+    not_pkg.mkdir()
+    (not_pkg / "file.txt").write_text("x")
+    res = bewaar("verify", str(not_pkg), check=False)
+    assert res.returncode == 2 and "is not a sealed package" in said(res)
+    with pytest.raises(NotAPackageError, match="is not a folder"):
+        verify_package(tmp_path / "absent")
+    with pytest.raises(NotAPackageError, match="no bag/bagit.txt"):
+        verify_package(not_pkg)
+    pkg = seal_run(load_settings(), make_run(home)).path
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    res = bewaar("verify", str(pkg), "--ca", str(garbage), check=False)
+    assert res.returncode == 2 and "garbage.pem" in said(res) and "Traceback" not in res.stderr
+    with pytest.raises(SelectielijstError, match="garbage.pem"):
+        load_into_db(load_settings(), garbage)
+
+
+def test_failed_seal_leaves_nothing(loaded, home: Path, pki: LocalPKI) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    bewaar = loaded
+    run_id = make_run(home)
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    res = bewaar("seal", str(run_id), check=False,
+                 env={"BEWAAR_TSA_URL": f"http://127.0.0.1:{port}/tsa"})
+    assert res.returncode == 2 and "unreachable" in said(res) and "Traceback" not in res.stderr
+    assert list((home / "packages").iterdir()) == []
+    mismatch = load_settings(seal_cert=pki.seal_cert, seal_key=pki.other_key)
+    with pytest.raises(SettingsError, match="does not match the seal key"):
+        seal_run(mismatch, run_id)
+    with pytest.raises(BewaarError, match="not a file"):
+        build_package(load_settings(), source_kind="crawl", source_name="x", title="x",
+                      category=None, files=[PackageInput("a.txt", b"a"),
+                                            PackageInput("b.txt", home / "missing")])
+    with pytest.raises(BewaarError, match="bad file name"):
+        build_package(load_settings(), source_kind="crawl", source_name="x", title="x",
+                      category=None, files=[PackageInput("../escape.txt", b"a")])
+    assert list((home / "packages").iterdir()) == []
+    assert bewaar("package", "list", "--json").json() == []
+
+
+def test_refuses_running_run_and_unknown_category(loaded, home: Path) -> None:  # type: ignore[no-untyped-def]
+    run_id = make_run(home, category="9.9")
+    with pytest.raises(NotFoundError, match="category '9.9' is not known"):
+        seal_run(load_settings(), run_id)
+    with session_scope(load_settings()) as db:
+        run = db.get(CrawlRun, run_id)
+        assert run is not None
+        run.status = "running"
+    with pytest.raises(BewaarError, match="still running"):
+        seal_run(load_settings(), run_id)
+    assert not (home / "packages").exists() or list((home / "packages").iterdir()) == []
+
+
+def test_selectielijst_load_and_list(bewaar, home: Path) -> None:  # type: ignore[no-untyped-def]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "sl.toml").write_text(SELECTIELIJST)
+    bewaar("selectielijst", "load", str(home / "sl.toml"))
+    cats = bewaar("selectielijst", "list", "--json").json()
+    assert [(c["code"], c["waardering"], c["bewaartermijn"]) for c in cats] == [
+        ("1.1", "V", "P10Y"), ("2.1", "B", None)]
+    bad = home / "bad.toml"
+    bad.write_text('[[categorie]]\ncode = "1"\nnaam = "x"\nwaardering = "V"\n')
+    with pytest.raises(SelectielijstError, match="V needs a bewaartermijn"):
+        load_into_db(load_settings(), bad)
