@@ -1,7 +1,13 @@
 """Chat capture: connectors for messengers and the export of chats into sealed packages.
 
-``export_source(settings, name)`` exports everything new of one registered chat source.
+``export_source(settings, name)`` exports everything new of one registered chat source. The
+export machinery (matrix-nio and its HTTP stack) is imported on first use, so commands that do
+not export start fast.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from chat_archiver.connector import (
     ChatAuthError,
@@ -14,7 +20,9 @@ from chat_archiver.connector import (
     RoomInfo,
     UnknownRoomError,
 )
-from chat_archiver.export import ExportProgress, ExportResult, export_source
+
+if TYPE_CHECKING:
+    from chat_archiver.export import ExportProgress, ExportResult, export_source
 
 __all__ = [
     "ChatAuthError",
@@ -30,3 +38,11 @@ __all__ = [
     "UnknownRoomError",
     "export_source",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ExportProgress", "ExportResult", "export_source"):
+        from chat_archiver import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module 'chat_archiver' has no attribute {name!r}")

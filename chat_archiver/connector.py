@@ -35,6 +35,8 @@ class UnknownRoomError(ChatError):
     """A configured room does not exist or the account cannot read it."""
 
 
+DEFAULT_PAGE_SIZE = 1000  # events per request: the most Synapse hands out at once
+
 REQUIRED_FIELDS: dict[str, type] = {
     "event_id": str, "type": str, "sender": str, "origin_server_ts": int,
 }

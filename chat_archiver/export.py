@@ -31,12 +31,14 @@ from archive.db import session_scope
 from archive.errors import NotFoundError
 from archive.models import ChatExport, ChatRoom, ChatSeenEvent, ChatSource
 from archive.settings import Settings
-from chat_archiver.connector import ChatConnector, ChatError
-from chat_archiver.credentials import load_secret
-from chat_archiver.matrix import DEFAULT_PAGE_SIZE, MatrixConnector
+from chat_archiver.connector import DEFAULT_PAGE_SIZE, ChatConnector, ChatError
+from chat_archiver.credentials import SecretError, load_secret
+from chat_archiver.matrix import MatrixConnector
+from chat_archiver.megolm import KeyRing, read_key_export
 from chat_archiver.writer import RoomExport, media_ref, save_attachment, write_export
 
 EXPORT_ID_FIELD = "Bewaar-Chat-Export-Id"
+ROOMS_AT_ONCE = 4  # rooms paginated concurrently
 
 
 @dataclass
@@ -61,6 +63,20 @@ def connector_for(source: ChatSource, page_size: int = DEFAULT_PAGE_SIZE) -> Cha
         return MatrixConnector(source.homeserver, source.user_id, load_secret(source.secret_ref),
                                page_size=page_size)
     raise ChatError(f"no connector for chat sources of kind {source.kind!r}")
+
+
+def load_keys(source: ChatSource) -> KeyRing:
+    """The Megolm sessions of the source's key export file (empty without one)."""
+    if not source.keys_file:
+        return KeyRing()
+    import os
+
+    var = (source.keys_passphrase_ref or "").partition(":")[2]
+    passphrase = os.environ.get(var) if var else None
+    if not passphrase:
+        raise SecretError(f"environment variable {var or '(none)'} with the passphrase of the "
+                          f"key file {source.keys_file} is not set")
+    return KeyRing(read_key_export(Path(source.keys_file), passphrase))
 
 
 @contextmanager
@@ -117,6 +133,7 @@ def _run(settings: Settings, source: ChatSource, staging: Path, export_uuid: str
          known: dict[str, tuple[int, str | None]], report: ProgressFn,
          page_size: int) -> ExportResult:
     started = datetime.now(UTC)
+    keys = load_keys(source)
     rooms = asyncio.run(_fetch_all(settings, source, staging / "data", known, report, page_size))
     total = sum(len(r.fetch.events) for r in rooms)
     if total == 0:
@@ -132,10 +149,11 @@ def _run(settings: Settings, source: ChatSource, staging: Path, export_uuid: str
         "homeserver": source.homeserver, "account": source.user_id, "export_id": export_uuid,
         "started_at": started.isoformat(), "finished_fetching_at": datetime.now(UTC).isoformat(),
         "page_size": page_size,
-        "decryption": "not available: no key export configured and no olm library installed; "
-                      "encrypted events are kept as sent and listed as undecryptable",
+        "decryption": (f"Megolm keys from a key export file: {len(keys.sessions)} sessions; "
+                       if source.keys_file else "no key export file configured; ")
+                      + "encrypted events are kept as sent; what could not be decrypted is listed",
     }
-    write_export(staging / "data", [r for r in rooms if r.fetch.events], header)
+    write_export(staging / "data", [r for r in rooms if r.fetch.events], header, keys)
     commit = {"export_uuid": export_uuid, "rooms": [
         {"room_id": r.fetch.room_id, "name": r.name, "token": r.fetch.next_token,
          "reached_start": r.fetch.reached_start,
@@ -167,31 +185,40 @@ async def _fetch_all(settings: Settings, source: ChatSource, data_dir: Path,
     connector = connector_for(source, page_size)
     async with connector:
         rooms = await connector.rooms(None if source.all_joined else list(source.rooms))
-        out: list[RoomExport] = []
-        for info in rooms:
-            room_pk, token = known.get(info.room_id, (None, None))
+        limit = asyncio.Semaphore(ROOMS_AT_ONCE)
 
-            def on_page(room_id: str, n: int) -> None:
-                report(ExportProgress("fetch", room_id, n))
+        async def one(room_id: str) -> RoomExport:
+            async with limit:
+                return await _fetch_room(settings, connector, room_id, known, data_dir, report)
 
-            fetched = await connector.fetch(info.room_id, token, on_page)
-            skipped = 0
-            if room_pk is not None and fetched.events:
-                fetched.events, skipped = _drop_seen(settings, room_pk, fetched.events)
-            seen_here: set[str] = set()
-            unique = []
-            for e in fetched.events:
-                if e.key in seen_here:
-                    skipped += 1
-                    continue
-                seen_here.add(e.key)
-                unique.append(e)
-            fetched.events = unique
-            state = await connector.room_state(info.room_id)
-            room = RoomExport(fetched, state, skipped)
-            await _download_media(connector, room, data_dir, report)
-            out.append(room)
-        return out
+        return list(await asyncio.gather(*(one(info.room_id) for info in rooms)))
+
+
+async def _fetch_room(settings: Settings, connector: ChatConnector, room_id: str,
+                      known: dict[str, tuple[int, str | None]], data_dir: Path,
+                      report: ProgressFn) -> RoomExport:
+    room_pk, token = known.get(room_id, (None, None))
+
+    def on_page(rid: str, n: int) -> None:
+        report(ExportProgress("fetch", rid, n))
+
+    fetched = await connector.fetch(room_id, token, on_page)
+    skipped = 0
+    if room_pk is not None and fetched.events:
+        fetched.events, skipped = _drop_seen(settings, room_pk, fetched.events)
+    seen_here: set[str] = set()
+    unique = []
+    for e in fetched.events:
+        if e.key in seen_here:
+            skipped += 1
+            continue
+        seen_here.add(e.key)
+        unique.append(e)
+    fetched.events = unique
+    state = await connector.room_state(room_id)
+    room = RoomExport(fetched, state, skipped)
+    await _download_media(connector, room, data_dir, report)
+    return room
 
 
 def _drop_seen(settings: Settings, room_pk: int, events: list[Any]) -> tuple[list[Any], int]:

@@ -20,6 +20,7 @@ import aiohttp
 from nio import AsyncClient, AsyncClientConfig, LoginError, WhoamiError
 
 from chat_archiver.connector import (
+    DEFAULT_PAGE_SIZE,
     Attachment,
     ChatAuthError,
     ChatConnectionError,
@@ -37,7 +38,6 @@ from chat_archiver.rawjson import NotJsonError, split_answer
 log = logging.getLogger(__name__)
 
 CLIENT = "/_matrix/client/v3"
-DEFAULT_PAGE_SIZE = 1000
 DEFAULT_RETRY_SECONDS = 90.0
 
 

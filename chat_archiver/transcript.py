@@ -107,8 +107,11 @@ def _state_line(ev: dict[str, Any], names: dict[str, str]) -> str:
 
 
 def render_room(room_id: str, room_name: str | None, events: list[RawEvent],
-                attachments: dict[str, str], names: dict[str, str]) -> str:
-    """HTML for one room; ``attachments`` maps event ids to the relative path of their file."""
+                attachments: dict[str, str], names: dict[str, str],
+                decrypted: dict[str, dict[str, Any]] | None = None) -> str:
+    """HTML for one room; ``attachments`` maps event ids to the relative path of their file,
+    ``decrypted`` encrypted events' ids to their decrypted payload."""
+    decrypted = decrypted or {}
     view = RoomView.of(events)
     ids = {e.event_id for e in events}
     out = [f"<!doctype html><html lang='nl'><head><meta charset='utf-8'>"
@@ -142,7 +145,11 @@ def render_room(room_id: str, room_name: str | None, events: list[RawEvent],
             classes.append("redacted")
         content = ev.get("content") or {}
         parts = [f"<div class='{' '.join(classes)}' id='{escape(eid)}'><b>{who}</b> {meta}<br>"]
-        if ev["type"] == "m.room.encrypted":
+        if ev["type"] == "m.room.encrypted" and eid in decrypted:
+            plain = decrypted[eid].get("content") or {}
+            parts.append(f"🔓 <span class='meta'>decrypted with an imported key:</span> "
+                         f"{_body(plain if isinstance(plain, dict) else {})}")
+        elif ev["type"] == "m.room.encrypted":
             parts.append("<i>encrypted message that could not be decrypted (kept raw, listed in "
                          "evidence.json)</i>")
         elif rel_type == "m.replace":

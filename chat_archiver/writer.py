@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chat_archiver.connector import RawEvent, RoomFetch
+from chat_archiver.megolm import DecryptError, KeyRing
 from chat_archiver.rawjson import one_line
 from chat_archiver.transcript import redacts_of, relation, render_room, when
 
@@ -79,14 +80,16 @@ def save_attachment(data_dir: Path, data: bytes, body: str, ctype: str | None) -
     return rel, digest
 
 
-def write_export(data_dir: Path, rooms: list[RoomExport], header: dict[str, Any]) -> dict[str, Any]:
+def write_export(data_dir: Path, rooms: list[RoomExport], header: dict[str, Any],
+                 keys: KeyRing | None = None) -> dict[str, Any]:
     """Write everything for the rooms under ``data_dir``; return the evidence document."""
+    keys = keys or KeyRing()
     evidence_rooms = []
     with open(data_dir / "messages.csv", "w", newline="", encoding="utf-8") as fh:
         table = csv.writer(fh)
         table.writerow(MESSAGE_COLUMNS)
         for room in rooms:
-            evidence_rooms.append(_write_room(data_dir, room, table))
+            evidence_rooms.append(_write_room(data_dir, room, table, keys))
     totals: Counter[str] = Counter()
     for r in evidence_rooms:
         totals.update(r["events_by_type"])
@@ -96,6 +99,7 @@ def write_export(data_dir: Path, rooms: list[RoomExport], header: dict[str, Any]
         "totals": {"events": sum(totals.values()), "events_by_type": dict(sorted(totals.items())),
                    "rooms": len(evidence_rooms),
                    "undecryptable": sum(len(r["undecryptable"]) for r in evidence_rooms),
+                   "decrypted": sum(r["decrypted"] for r in evidence_rooms),
                    "malformed": sum(len(r["malformed"]) for r in evidence_rooms)},
     }
     (data_dir / "evidence.json").write_text(
@@ -111,7 +115,7 @@ def write_export(data_dir: Path, rooms: list[RoomExport], header: dict[str, Any]
     return evidence
 
 
-def _write_room(data_dir: Path, room: RoomExport, table: Any) -> dict[str, Any]:
+def _write_room(data_dir: Path, room: RoomExport, table: Any, keys: KeyRing) -> dict[str, Any]:
     f = room.fetch
     slug = room_slug(f.room_id)
     rdir = data_dir / "rooms" / slug
@@ -121,6 +125,7 @@ def _write_room(data_dir: Path, room: RoomExport, table: Any) -> dict[str, Any]:
     redactions = {redacts_of(e.value): e.value for e in f.events
                   if not e.malformed and e.type == "m.room.redaction"}
     names: dict[str, str] = {}
+    decrypted: dict[str, dict[str, Any]] = {}
     with open(rdir / "events.jsonl", "wb") as out, \
             open(rdir / "state-history.csv", "w", newline="", encoding="utf-8") as sh:
         history = csv.writer(sh)
@@ -134,8 +139,12 @@ def _write_room(data_dir: Path, room: RoomExport, table: Any) -> dict[str, Any]:
                 continue
             ev = e.value
             if ev["type"] == "m.room.encrypted":
-                undecryptable.append({"event_id": ev["event_id"], "line": line,
-                                      "reason": "no decryption key available"})
+                try:
+                    decrypted[ev["event_id"]] = keys.decrypt_event(ev)
+                except DecryptError as exc:
+                    undecryptable.append({"event_id": ev["event_id"], "line": line,
+                                          "session_id": (ev.get("content") or {}).get("session_id"),
+                                          "reason": str(exc)})
             if "state_key" in ev:
                 history.writerow([when(ev["origin_server_ts"]), ev["event_id"], ev["sender"],
                                   ev["type"], ev["state_key"],
@@ -144,11 +153,16 @@ def _write_room(data_dir: Path, room: RoomExport, table: Any) -> dict[str, Any]:
                     dn = (ev.get("content") or {}).get("displayname")
                     if isinstance(dn, str):
                         names[str(ev["state_key"])] = dn
-            _table_row(table, f.room_id, ev, redactions, room.attachments)
+            _table_row(table, f.room_id, ev, redactions, room.attachments,
+                       decrypted.get(ev["event_id"]))
     (rdir / "state.json").write_bytes(room.state)
+    if decrypted:
+        with open(rdir / "decrypted.jsonl", "w", encoding="utf-8") as dec:
+            for eid, payload in decrypted.items():
+                dec.write(json.dumps({"event_id": eid, **payload}, ensure_ascii=False) + "\n")
     links = {eid: "../../" + a["path"] for eid, a in room.attachments.items() if a.get("path")}
     (rdir / "transcript.html").write_text(
-        render_room(f.room_id, room.name, f.events, links, {}), encoding="utf-8")
+        render_room(f.room_id, room.name, f.events, links, {}, decrypted), encoding="utf-8")
     good = [e for e in f.events if not e.malformed]
     return {
         "room_id": f.room_id, "name": room.name, "path": f"rooms/{slug}", "mode": f.mode,
@@ -158,7 +172,7 @@ def _write_room(data_dir: Path, room: RoomExport, table: Any) -> dict[str, Any]:
         "from_token": f.from_token, "next_token": f.next_token, "pages": f.pages,
         "pagination_tokens": f.tokens, "reached_room_creation": f.reached_start,
         "gaps": f.gaps, "duplicates_skipped": room.skipped_duplicates,
-        "undecryptable": undecryptable, "malformed": malformed,
+        "decrypted": len(decrypted), "undecryptable": undecryptable, "malformed": malformed,
         "attachments": [{"event_id": k, **v} for k, v in room.attachments.items()],
     }
 
@@ -169,16 +183,19 @@ def _edge(e: RawEvent) -> dict[str, Any]:
 
 def _table_row(table: Any, room_id: str, ev: dict[str, Any],
                redactions: dict[str | None, dict[str, Any]],
-               attachments: dict[str, dict[str, Any]]) -> None:
+               attachments: dict[str, dict[str, Any]], plain: dict[str, Any] | None) -> None:
     content: dict[str, Any] = ev["content"] if isinstance(ev.get("content"), dict) else {}
+    if plain is not None and isinstance(plain.get("content"), dict):
+        content = plain["content"]
     rel = relation(ev)
     red = redactions.get(ev["event_id"]) or (ev.get("unsigned") or {}).get("redacted_because")
     att = attachments.get(ev["event_id"], {})
-    body = content.get("body") if ev["type"] == "m.room.message" else None
+    body = content.get("body") if ev["type"] == "m.room.message" or plain else None
     if rel.get("rel_type") == "m.replace" and isinstance(content.get("m.new_content"), dict):
         body = content["m.new_content"].get("body", body)
     reply = (rel.get("m.in_reply_to") or {}).get("event_id")
     status = (
+        "decrypted" if plain is not None else
         "undecryptable" if ev["type"] == "m.room.encrypted" else
         "redacted" if red else "edit" if rel.get("rel_type") == "m.replace" else "")
     table.writerow([

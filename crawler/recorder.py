@@ -70,7 +70,7 @@ class WarcRecorder:
         self.queue_size = 0
         self.closed_warcs: list[ClosedWarc] = []
         self._log: TextIO = open(self.run_dir / "crawl.log", "a", encoding="utf-8")  # noqa: SIM115
-        self._progress_out: TextIO = sys.stdout
+        self._progress_out: TextIO | None = sys.stdout
         self.writer = WarcWriter(
             job.warc_dir,
             prefix=f"{settings.warc_prefix}-{job.site_name}",
@@ -259,8 +259,13 @@ class WarcRecorder:
             except (TypeError, AttributeError):
                 queue = 0
         self.queue_size = queue
-        self._progress_out.write(json.dumps({"type": "progress", **self.snapshot()}) + "\n")
-        self._progress_out.flush()
+        if self._progress_out is None:
+            return
+        try:
+            self._progress_out.write(json.dumps({"type": "progress", **self.snapshot()}) + "\n")
+            self._progress_out.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            self._progress_out = None  # nobody is listening any more: crawl on, record on
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -211,45 +211,61 @@ def run_crawl(
 ) -> CrawlResult:
     """Crawl in a worker process; return when the run has ended (finished or interrupted)."""
     _check_writable(settings)
-    job = _prepare(settings, site_name, urls, resume_run_id, patch_run_id)
-    if job.resume:
-        repair_run(settings, job)
-    run_dir = settings.runs_dir / str(job.run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    done: dict[str, Any] | None = None
-    with open(run_dir / "worker.log", "ab") as errlog:
-        proc = subprocess.Popen(WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=errlog, cwd=str(Path.cwd()))
-        assert proc.stdin is not None and proc.stdout is not None
+    # Start the worker first: it imports Scrapy while this process prepares the run.
+    errlog = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed into the run folder below
+        dir=settings.runs_dir, prefix=".worker-", suffix=".log", delete=False)
+    proc = subprocess.Popen(WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=errlog, cwd=str(Path.cwd()))
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        job = _prepare(settings, site_name, urls, resume_run_id, patch_run_id)
+        if job.resume:
+            repair_run(settings, job)
+        run_dir = settings.runs_dir / str(job.run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        os.replace(errlog.name, run_dir / "worker.log")
         with session_scope(settings) as db:
             run = db.get(CrawlRun, job.run_id)
             assert run is not None
             run.pid = proc.pid
-        try:
-            proc.stdin.write(encode_job(job, settings))
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        try:
-            for line in proc.stdout:
-                try:
-                    msg = json.loads(line)
-                except ValueError:
-                    continue
-                if msg.get("type") == "progress" and progress is not None:
-                    progress(CrawlProgress(run_id=job.run_id, **{
-                        k: int(msg.get(k, 0)) for k in
-                        ("pages", "fetches", "bytes", "errors", "revisits", "queue", "skipped")}))
-                elif msg.get("type") == "done":
-                    done = msg
-            proc.wait()
-        except KeyboardInterrupt:
-            proc.send_signal(signal.SIGINT)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        errlog.close()
+        Path(errlog.name).unlink(missing_ok=True)
+        raise
+    errlog.close()
+    done: dict[str, Any] | None = None
+    try:
+        proc.stdin.write(encode_job(job, settings))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    def read_worker() -> None:
+        nonlocal done
+        assert proc.stdout is not None
+        for line in proc.stdout:
             try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if msg.get("type") == "progress" and progress is not None:
+                progress(CrawlProgress(run_id=job.run_id, **{
+                    k: int(msg.get(k, 0)) for k in
+                    ("pages", "fetches", "bytes", "errors", "revisits", "queue", "skipped")}))
+            elif msg.get("type") == "done":
+                done = msg
+
+    try:
+        read_worker()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the worker too (same process group): Scrapy stops gracefully, closes
+        # its WARC and reports. A second Ctrl-C stops waiting; the run is then repaired.
+        try:
+            read_worker()
+        except KeyboardInterrupt:
+            proc.kill()
+    proc.wait()
     return _finish(settings, job, done, proc.returncode)
 
 

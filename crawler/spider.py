@@ -124,8 +124,6 @@ class SiteSpider(scrapy.Spider):
         meta = response.meta
         depth: int = meta.get("bewaar_depth", 0)
         kind: str = meta.get("bewaar_kind", PAGE)
-        if response.url != response.request.url if response.request else False:
-            self.seen.add(canonical(response.url))
         if meta.get("redirect_urls"):
             self.seen.add(canonical(response.url))
             host = urlsplit(response.url).hostname or ""

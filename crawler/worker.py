@@ -75,6 +75,10 @@ def scrapy_settings(job: CrawlJob, settings: Settings) -> dict[str, Any]:
         "DOWNLOAD_MAXSIZE": settings.max_response_size,
         "DOWNLOAD_WARNSIZE": 0,
         "REDIRECT_MAX_TIMES": 10,
+        # Scrapy starts CONCURRENT_ITEMS tasks per response to handle callback output; the
+        # spider yields only requests, so one is enough (100 tasks per page cost a third of CPU).
+        "CONCURRENT_ITEMS": 1,
+        "WARN_ON_GENERATOR_RETURN_VALUE": False,  # it parses the callback's source per response
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.ScrapyPriorityQueue",
         "LOG_LEVEL": settings.log_level,
         "LOG_FILE": str(run_dir / "scrapy.log"),
@@ -120,8 +124,20 @@ def run(job: CrawlJob, settings: Settings) -> dict[str, Any]:
             "skipped_by_reason": rec.skipped_by_reason, "failed": rec.error_list[:200]}
 
 
+def _use_database_as_is(settings: Settings) -> None:
+    """The parent process migrated the database already: skip Alembic here (a second of start)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from archive import db
+
+    db._factories.setdefault(
+        settings.db_url, sessionmaker(db.make_engine(settings.db_url), expire_on_commit=False)
+    )
+
+
 def main() -> None:
     job, settings = decode_job(sys.stdin.buffer.read())
+    _use_database_as_is(settings)
     logging.getLogger("scrapy").propagate = True
     try:
         result = run(job, settings)

@@ -61,9 +61,21 @@ def check_prefix(url_prefix: str) -> str:
 def acl_key(url_prefix: str) -> str:
     """The SURT key pywb compares a capture's key against (prefix match)."""
     key = surt(url_prefix)
-    if urlsplit(url_prefix).path in ("", "/"):
-        key = key.split(")")[0] + ")/"
+    path = urlsplit(url_prefix).path
+    if path in ("", "/"):
+        return key.split(")")[0] + ")/"
+    if path.endswith("/") and not key.endswith("/"):
+        key += "/"  # SURT drops the slash; keep it, or /prive/ would also block /prive-beleid
     return key
+
+
+def acl_keys(url_prefix: str) -> list[str]:
+    """Keys for a rule: the prefix, plus the folder URL itself (exact) for a prefix ending in /."""
+    key = acl_key(url_prefix)
+    keys = [key]
+    if key.endswith("/") and not key.endswith(")/"):
+        keys.append(key[:-1] + "###")  # pywb's exact-match suffix
+    return keys
 
 
 def list_rules(settings: Settings) -> list[Rule]:
@@ -132,7 +144,7 @@ def acl_lines(rules: list[Rule]) -> list[str]:
         if not rule.active:
             continue
         body = {"access": rule.access, "url": rule.url_prefix}
-        lines.append(f"{acl_key(rule.url_prefix)} - {json.dumps(body)}")
+        lines += [f"{key} - {json.dumps(body)}" for key in acl_keys(rule.url_prefix)]
     # pywb searches ACL files in reverse order.
     return sorted(set(lines), reverse=True)
 

@@ -296,7 +296,9 @@ def write_config(settings: Settings, *, target: Path | None = None, access: bool
             entry["embargo"] = {"newer": {"days": days}, "access": "block"}
         colls[name] = entry
     config = {
-        "collections_root": str(root),
+        # pywb lists every entry of its collections root as a collection: give it an empty one
+        # and name the real collections explicitly.
+        "collections_root": str(_mkdir(root / ".pywb-root")),
         "collections": colls,
         "enable_memento": True,
         "framed_replay": True,

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
-import httpx
 from sqlalchemy import select
 
 from archive.db import session_scope
 from archive.errors import NotFoundError
 from archive.models import Capture, CollectionRun, CrawlRun, QaCheck, QaPage
 from archive.settings import Settings
+from replay import fetch
 from replay.collections import (
     CollectionError,
     add_run_to_collection,
@@ -39,6 +39,7 @@ from replay.collections import (
     verify_collection,
     write_config,
 )
+from replay.fetch import Response
 from replay.requisites import css_requisites, html_requisites
 from replay.wayback import Wayback
 
@@ -89,6 +90,7 @@ class QAResult:
     report_path: Path
     seconds: float
     requests: int
+    start_seconds: float = 0.0
 
     @property
     def failed(self) -> int:
@@ -100,7 +102,9 @@ class QAResult:
 
     @property
     def pages_per_second(self) -> float:
-        return len(self.pages) / self.seconds if self.seconds > 0 else 0.0
+        """Replay throughput, once the wayback workers are up."""
+        busy = self.seconds - self.start_seconds
+        return len(self.pages) / busy if busy > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,13 +134,12 @@ def timestamp(dt: datetime) -> str:
 
 
 class _Replayer:
-    """Fetches through several wayback workers, round robin, each request once."""
+    """Fetches through several wayback workers, round robin, each requisite once."""
 
-    def __init__(self, bases: list[str], coll: str, client: httpx.AsyncClient, limit: int) -> None:
-        self.bases = itertools.cycle(bases)
-        self.prefixes = tuple(f"{b}/{coll}/" for b in bases)
+    def __init__(self, servers: list[tuple[str, int]], coll: str, limit: int) -> None:
+        self.servers = itertools.cycle(servers)
+        self.prefixes = tuple(f"http://{h}:{p}/{coll}/" for h, p in servers)
         self.coll = coll
-        self.client = client
         self.sem = asyncio.Semaphore(limit)
         self.cache: dict[str, asyncio.Task[Fetched]] = {}
         self.requests = 0
@@ -147,18 +150,20 @@ class _Replayer:
                 rest = location[len(prefix):]
                 marker = rest.find("/")
                 return rest[marker + 1:] if marker >= 0 else rest
+        if location.startswith(f"/{self.coll}/"):
+            rest = location[len(self.coll) + 2:]
+            marker = rest.find("/")
+            return rest[marker + 1:] if marker >= 0 else rest
         return urljoin(current, location)
 
-    async def get(self, url: str, ts: str) -> tuple[httpx.Response | None, bytes]:
-        replay = f"{next(self.bases)}/{self.coll}/{ts}id_/{url}"
+    async def get(self, url: str, ts: str) -> Response | None:
+        host, port = next(self.servers)
         async with self.sem:
             self.requests += 1
-            try:
-                resp = await self.client.get(replay)
-            except httpx.HTTPError as exc:
-                log.warning("replay of %s failed: %s", url, exc)
-                return None, b""
-            return resp, resp.content
+            resp = await fetch.get(host, port, f"/{self.coll}/{ts}id_/{url}")
+        if resp is None:
+            log.warning("replay of %s gave no answer", url)
+        return resp
 
     async def requisite(self, url: str, ts: str) -> Fetched:
         task = self.cache.get(url)
@@ -170,40 +175,40 @@ class _Replayer:
     async def _requisite(self, url: str, ts: str) -> Fetched:
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            resp, body = await self.get(current, ts)
+            resp = await self.get(current, ts)
             if resp is None:
                 return Fetched(None, False, final_url=current)
             archived = "memento-datetime" in resp.headers
-            if archived and resp.status_code in (301, 302, 303, 307, 308) and \
+            if archived and resp.status in (301, 302, 303, 307, 308) and \
                     resp.headers.get("location"):
                 current = self._original(resp.headers["location"], current)
                 continue
             children: list[str] = []
             ctype = resp.headers.get("content-type", "")
-            if archived and resp.status_code == 200 and (
+            if archived and resp.status == 200 and (
                 "css" in ctype or current.lower().split("?")[0].endswith(".css")
             ):
-                children = css_requisites(body.decode("utf-8", "replace"), current)
-            return Fetched(resp.status_code, archived, children, current)
+                children = css_requisites(resp.body.decode("utf-8", "replace"), current)
+            return Fetched(resp.status, archived, children, current)
         return Fetched(None, True, final_url=current)
 
 
 async def _check_page(rp: _Replayer, url: str, ts: str, crawl_status: int | None,
                       captured: dict[str, int | None], replay_base: str) -> PageResult:
     result = PageResult(url, f"{replay_base}/{rp.coll}/{ts}/{url}", crawl_status, None)
-    resp, body = await rp.get(url, ts)
+    resp = await rp.get(url, ts)
     if resp is None:
         return result
-    result.status = resp.status_code
+    result.status = resp.status
     if "memento-datetime" not in resp.headers:
         result.missing.append(url)
         result.status = None
         return result
-    if crawl_status is not None and resp.status_code != crawl_status:
-        result.status_diffs.append({"url": url, "crawl": crawl_status, "replay": resp.status_code})
-    if "html" not in resp.headers.get("content-type", "") or resp.status_code != 200:
+    if crawl_status is not None and resp.status != crawl_status:
+        result.status_diffs.append({"url": url, "crawl": crawl_status, "replay": resp.status})
+    if "html" not in resp.headers.get("content-type", "") or resp.status != 200:
         return result
-    todo = [(u, 0) for u in html_requisites(body, url)]
+    todo = [(u, 0) for u in html_requisites(resp.body, url)]
     seen = {u for u, _ in todo}
     while todo:
         fetched = await asyncio.gather(*(rp.requisite(u, ts) for u, _ in todo))
@@ -227,28 +232,25 @@ async def _check_page(rp: _Replayer, url: str, ts: str, crawl_status: int | None
     return result
 
 
-async def _replay_all(bases: list[str], coll: str, pages: list[tuple[str, str, int | None]],
-                      captured: dict[str, int | None], replay_base: str,
-                      progress: Callable[[int, int], None] | None) -> tuple[list[PageResult], int]:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
-    # Connection: close — gevent's server and delayed ACKs cost ~40 ms per kept-alive request.
-    async with httpx.AsyncClient(timeout=60.0, limits=limits,
-                                 headers={"Connection": "close"}) as client:
-        rp = _Replayer(bases, coll, client, limit=8 * len(bases))
-        done = 0
-        page_sem = asyncio.Semaphore(16 * len(bases))
+async def _replay_all(servers: list[tuple[str, int]], coll: str,
+                      pages: list[tuple[str, str, int | None]], captured: dict[str, int | None],
+                      replay_base: str, progress: Callable[[int, int], None] | None
+                      ) -> tuple[list[PageResult], int]:
+    rp = _Replayer(servers, coll, limit=8 * len(servers))
+    done = 0
+    page_sem = asyncio.Semaphore(16 * len(servers))
 
-        async def one(url: str, ts: str, status: int | None) -> PageResult:
-            nonlocal done
-            async with page_sem:
-                res = await _check_page(rp, url, ts, status, captured, replay_base)
-            done += 1
-            if progress:
-                progress(done, len(pages))
-            return res
+    async def one(url: str, ts: str, status: int | None) -> PageResult:
+        nonlocal done
+        async with page_sem:
+            res = await _check_page(rp, url, ts, status, captured, replay_base)
+        done += 1
+        if progress:
+            progress(done, len(pages))
+        return res
 
-        results = await asyncio.gather(*(one(u, ts, st) for u, ts, st in pages))
-        return list(results), rp.requests
+    results = await asyncio.gather(*(one(u, ts, st) for u, ts, st in pages))
+    return list(results), rp.requests
 
 
 def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -294,7 +296,7 @@ def workers_for_machine() -> int:
 
 def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
               progress: Callable[[int, int], None] | None = None,
-              browser: bool = False) -> QAResult:
+              browser: bool = False, browser_pages: int = 50) -> QAResult:
     """Replay-check every page of a run; store the result and write the HTML report."""
     from replay.report import write_report
 
@@ -305,11 +307,13 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
             select(Capture.url, Capture.status, Capture.is_page, Capture.fetched_at)
             .where(Capture.run_id == run_id).order_by(Capture.id)
         ).all()
+    # Check the collection before touching it: a failed check changes nothing.
+    if (settings.collections_dir / coll).exists():
+        problems = verify_collection(settings, coll)
+        if problems:
+            raise CollectionError("the collection is damaged:\n  " + "\n  ".join(problems))
     add_run_to_collection(settings, run_id)
     _sync_site_runs(settings, run)
-    problems = verify_collection(settings, coll)
-    if problems:
-        raise CollectionError("the collection is damaged:\n  " + "\n  ".join(problems))
 
     captured: dict[str, int | None] = {}
     page_map: dict[str, tuple[str, int | None]] = {}
@@ -327,22 +331,28 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
     try:
         write_config(settings, target=qa_dir / "config.yaml", access=False)
         n = workers or workers_for_machine()
-        for i in range(max(1, min(n, max(1, len(pages) // 20)))):
+        for i in range(min(n, max(1, len(pages) // 20)) if pages else 0):
             servers.append(Wayback(qa_dir, log_path=qa_dir / f"wayback-{i}.log").launch())
         for server in servers:
             server.wait_ready()
-        results, requests = _run_coroutine(
-            lambda: _replay_all([s.url for s in servers], coll, pages, captured, replay_base,
-                                progress)
-        )
+        start_seconds = time.monotonic() - t0
+        results: list[PageResult] = []
+        requests = 0
+        if pages:
+            results, requests = _run_coroutine(
+                lambda: _replay_all([(s.host, s.port) for s in servers], coll, pages, captured,
+                                    replay_base, progress)
+            )
+        if browser and results:
+            from replay.browser import browser_check
+
+            browser_check(results, replay=(servers[0].host, servers[0].port), coll=coll,
+                          shots_dir=settings.runs_dir / str(run_id) / "qa-shots",
+                          max_pages=browser_pages)
     finally:
         for s in servers:
             s.stop()
         shutil.rmtree(qa_dir, ignore_errors=True)
-    if browser and results:
-        from replay.browser import browser_check
-
-        browser_check(settings, coll, results)
     seconds = time.monotonic() - t0
 
     report_path = settings.runs_dir / str(run_id) / "qa-report.html"
@@ -353,7 +363,8 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
                         requisites=sum(r.requisites for r in results),
                         report_path=str(report_path),
                         stats={"seconds": round(seconds, 3), "requests": requests,
-                               "workers": len(servers)})
+                               "workers": len(servers),
+                               "start_seconds": round(start_seconds, 3)})
         db.add(check)
         db.flush()
         db.add_all(
@@ -364,7 +375,8 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
             for r in results
         )
         check_id = check.id
-    qa = QAResult(run_id, check_id, coll, results, report_path, seconds, requests)
+    qa = QAResult(run_id, check_id, coll, results, report_path, seconds, requests,
+                  start_seconds)
     write_report(qa, started)
     return qa
 

@@ -16,7 +16,7 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:.3em .5em;
 vertical-align:top;text-align:left;font-size:.9em}th{background:#eee}
 .ok{color:#176317}.bad{color:#a11}ul{margin:0;padding-left:1.2em}
-.sum{font-size:1.1em;margin-bottom:1em}img.shot{max-width:320px;border:1px solid #ccc}
+.sum{font-size:1.1em;margin-bottom:1em}img.shot{width:160px;border:1px solid #ccc;margin:2px}
 """
 
 
@@ -30,9 +30,11 @@ def _list(items: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
-def _row(p: PageResult, replay_prefix: str) -> str:
+def _row(p: PageResult) -> str:
     cls = "ok" if p.ok else "bad"
-    missing = [f'<a href="{_e(u)}">{_e(u)}</a>' for u in p.missing]
+    by_browser = set(p.browser.get("missing", [])) if p.browser else set()
+    missing = [f'<a href="{_e(u)}">{_e(u)}</a>' + (" (browser)" if u in by_browser else "")
+               for u in p.missing]
     errors = [f"{_e(e['url'])} ({_e(e['status'])})" for e in p.errors]
     diffs = [f"{_e(d['url'])}: crawl {_e(d['crawl'])}, replay {_e(d['replay'])}"
              for d in p.status_diffs]
@@ -42,12 +44,11 @@ def _row(p: PageResult, replay_prefix: str) -> str:
         for key in ("live_screenshot", "replay_screenshot"):
             if p.browser.get(key):
                 shots += f'<img class="shot" alt="{key}" src="{_e(p.browser[key])}">'
-        missing += [f"{_e(u)} (browser)" for u in p.browser.get("missing", [])]
     return (
         f'<tr class="{cls}"><td><a href="{_e(p.replay_url)}">{_e(p.url)}</a></td>'
         f"<td>{_e(p.crawl_status)}</td><td>{_e(p.status)}</td><td>{p.requisites}</td>"
         f"<td>{_list(missing)}</td><td>{_list(errors)}</td><td>{_list(diffs)}</td>"
-        f"<td>{sim}{shots}</td><td class='{cls}'>{'ok' if p.ok else 'FAILED'}</td></tr>"
+        f"<td>{sim}<br>{shots}</td><td class='{cls}'>{'ok' if p.ok else 'FAILED'}</td></tr>"
     )
 
 
@@ -55,8 +56,7 @@ def render_report(qa: QAResult, started: datetime) -> str:
     failed_first = sorted(qa.pages, key=lambda p: (p.ok, p.url))
     verdict = "every page replays with all its requisites" if qa.ok else \
         f"{qa.failed} of {len(qa.pages)} pages do not replay completely"
-    replay_prefix = qa.pages[0].replay_url.split(f"/{qa.collection}/")[0] if qa.pages else ""
-    rows = "\n".join(_row(p, replay_prefix) for p in failed_first)
+    rows = "\n".join(_row(p) for p in failed_first)
     return f"""<!doctype html>
 <html lang="nl"><head><meta charset="utf-8">
 <title>Replay check of run {qa.run_id} ({_e(qa.collection)})</title><style>{STYLE}</style></head>

@@ -12,6 +12,7 @@ CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re
 CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
 LINK_RELS = {"stylesheet", "icon", "shortcut", "apple-touch-icon", "preload", "modulepreload",
              "mask-icon"}
+SRC_TAGS = ("script", "embed", "iframe", "frame", "track", "audio")
 SKIP_SCHEMES = ("data:", "javascript:", "about:", "mailto:", "blob:", "tel:", "#")
 
 
@@ -84,9 +85,7 @@ def html_requisites(body: bytes, page_url: str) -> list[str]:
                 refs.append(_absolute(base, el.get("href")))
                 if el.get("imagesrcset"):
                     refs.extend(_absolute(base, u) for u in srcset_urls(el.get("imagesrcset", "")))
-        elif tag in ("script", "embed", "iframe", "frame", "track", "audio"):
-            refs.append(_absolute(base, el.get("src")))
-        elif tag == "input" and (el.get("type") or "").lower() == "image":
+        elif tag in SRC_TAGS or (tag == "input" and (el.get("type") or "").lower() == "image"):
             refs.append(_absolute(base, el.get("src")))
         elif tag == "video":
             refs.append(_absolute(base, el.get("src")))

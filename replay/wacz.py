@@ -25,8 +25,8 @@ import archive
 from archive.db import session_scope
 from archive.errors import BewaarError
 from archive.models import Capture, PayloadDigest, WarcFile
-from replay.collections import CollectionError, _check_warc, _merged_lines, load_run
 from archive.settings import Settings
+from replay.collections import CollectionError, _check_warc, _merged_lines, load_run
 
 WACZ_VERSION = "1.1.1"
 

@@ -163,6 +163,10 @@ class Wayback:
         assert self.proc is not None
         return self.proc.wait()
 
+    def poll(self) -> int | None:
+        """None while wayback runs, else its exit code."""
+        return self.proc.poll() if self.proc is not None else -1
+
     def __enter__(self) -> Wayback:
         return self.start()
 

@@ -116,6 +116,7 @@ class SynapseServer:
             "enable_metrics": False,
             "max_upload_size": "50M",
             "enable_authenticated_media": True,
+            "bcrypt_rounds": 4,  # password logins in tests need no hardening
             **RATE_LIMITS,
         }
         # JSON is valid YAML: no extra dependency needed to write the config.
@@ -330,7 +331,7 @@ async def fill_room(alice: MatrixUser, bob: MatrixUser, room: str, n: int, tag: 
         await bob.join(room)
 
 
-async def seed_world(url: str, alice_token: str, bob_token: str, *, per_room: int = 95,
+async def seed_world(url: str, alice_token: str, bob_token: str, *, per_room: int = 90,
                      rooms: int = 3) -> dict[str, str]:
     """Two users, ``rooms`` shared rooms plus an 'encrypted' one; return name -> room id."""
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:

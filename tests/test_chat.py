@@ -81,7 +81,7 @@ def add_source(bewaar: Bewaar, world: World, name: str, *extra: str) -> None:
 
 
 def package_events(package: Path) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for f in sorted((package / "bag" / "data" / "rooms").glob("*/events.jsonl")):
         out.extend(json.loads(line) for line in f.read_bytes().splitlines())
     return out
@@ -286,3 +286,149 @@ def test_crash_after_sealing_is_finished_by_the_next_run(
     assert rerun.package is None and rerun.events == 0  # recovered, nothing new
     assert_exactly_once(world, [room], sealed)
     assert len(list((home / "packages").glob("*/bag"))) == 1
+
+
+class _Answers:
+    """A loopback HTTP server: 'garbage' answers HTML to everything; 'proxy' forwards to
+    Synapse but breaks one event in /messages answers (a malformed event)."""
+
+    def __init__(self, mode: str, upstream: str = "") -> None:
+        import http.server
+        import threading
+
+        import httpx
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body_in = self.rfile.read(length) if length else None
+                if mode == "garbage":
+                    status, ctype, body = 200, "text/html", b"<html><body>Proxy error</body></html>"
+                else:
+                    headers = {k: v for k, v in self.headers.items()
+                               if k.lower() in ("authorization", "content-type")}
+                    r = httpx.request(self.command, upstream + self.path, content=body_in,
+                                      headers=headers, timeout=60)
+                    status, ctype, body = (r.status_code, r.headers.get("content-type", ""),
+                                           r.content)
+                    if "/messages" in self.path and status == 200:
+                        page = json.loads(body)
+                        for ev in page.get("chunk", []):
+                            if ev.get("content", {}).get("body") == outer.break_body:
+                                del ev["sender"]  # a malformed event
+                        page["chunk"].insert(0, 42) if page.get("chunk") and \
+                            "dir=b" in self.path and "from=" not in self.path else None
+                        body = json.dumps(page).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = _answer
+
+        self.break_body = ""
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def assert_nothing_sealed(home: Path) -> None:
+    packages = home / "packages"
+    assert not packages.exists() or not [p for p in packages.iterdir()
+                                         if not p.name.startswith(".")]
+
+
+def test_bad_input_is_a_clear_error(bewaar: Bewaar, world: World, home: Path,
+                                    tmp_path: Path) -> None:
+    setup_home(bewaar, tmp_path)
+    room = world.rooms["Overleg 0"]
+    env = {"ARCHIEF_PW": "wrong-" + ALICE_PW}
+    add_source(bewaar, world, "fout", "--password-env", "ARCHIEF_PW", "--room", room)
+    res = bewaar("chat", "export", "fout", env=env, check=False)
+    assert res.returncode == 2 and "refused the login" in res.stderr
+    assert ALICE_PW not in res.stderr + res.stdout and "Traceback" not in res.stderr
+
+    add_source(bewaar, world, "onbekend", "--token-env", "T", "--room", "!bestaatniet:localhost")
+    res = bewaar("chat", "export", "onbekend", env={"T": world.alice_token}, check=False)
+    assert res.returncode == 2 and "!bestaatniet:localhost is unknown" in res.stderr
+    assert world.alice_token not in res.stderr
+
+    # The same checks behind the command, in-process: a token the server does not know, none.
+    from archive.settings import load_settings
+    from chat_archiver import ChatAuthError, export_source
+    from chat_archiver.credentials import SecretError
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("T", "syt_not_a_token")
+        with pytest.raises(ChatAuthError, match="refused the access token"):
+            export_source(load_settings(), "onbekend")
+        mp.delenv("T")
+        with pytest.raises(SecretError, match="T is not set"):
+            export_source(load_settings(), "onbekend")
+
+    from tests.synapse import free_port
+
+    bewaar("chat", "add", "matrix", "weg", "--homeserver", f"http://127.0.0.1:{free_port()}",
+           "--user", "@alice:localhost", "--category", "1.1", "--password-env", "ARCHIEF_PW",
+           "--all-joined")
+    res = bewaar("chat", "export", "weg", env={"ARCHIEF_PW": ALICE_PW}, check=False)
+    assert res.returncode == 2 and "cannot reach the homeserver" in res.stderr
+
+    garbage = _Answers("garbage")
+    try:
+        bewaar("chat", "add", "matrix", "rommel", "--homeserver", garbage.url,
+               "--user", "@alice:localhost", "--category", "1.1", "--token-env", "T",
+               "--all-joined")
+        res = bewaar("chat", "export", "rommel", env={"T": world.alice_token}, check=False)
+        assert res.returncode == 2 and "no valid answer" in res.stderr, res.stderr
+    finally:
+        garbage.close()
+    assert_nothing_sealed(bewaar.home)
+
+    loose = tmp_path / "open.secret"
+    loose.write_text(ALICE_PW)
+    loose.chmod(0o644)
+    res = bewaar("chat", "add", "matrix", "los", "--homeserver", world.server.url, "--user",
+                 "@alice:localhost", "--category", "1.1", "--secret-file", str(loose),
+                 "--all-joined", check=False)
+    assert res.returncode == 2 and "chmod 600" in res.stderr
+    res = bewaar("chat", "export", "bestaatniet", check=False)
+    assert res.returncode == 2 and "no chat source named" in res.stderr
+    for f in bewaar.home.glob("bewaar.sqlite3*"):
+        assert ALICE_PW.encode() not in f.read_bytes()
+
+
+def test_malformed_event_is_kept_raw_and_listed(bewaar: Bewaar, world: World,
+                                                tmp_path: Path) -> None:
+    setup_home(bewaar, tmp_path)
+    room = world.rooms["Overleg 2"]
+    proxy = _Answers("proxy", world.server.url)
+    proxy.break_body = "r2 bericht 7: stand van zaken <b>7</b> & meer"
+    try:
+        bewaar("chat", "add", "matrix", "kapot", "--homeserver", proxy.url, "--user",
+               "@alice:localhost", "--category", "1.1", "--token-env", "T", "--room", room)
+        first = bewaar("chat", "export", "kapot", "--json", env={"T": world.alice_token}).json()
+        again = bewaar("chat", "export", "kapot", "--json", env={"T": world.alice_token}).json()
+    finally:
+        proxy.close()
+    assert again["package"] is None
+    pkg = Path(first["package"])
+    check_package(bewaar, pkg)
+    evidence = json.loads((pkg / "bag/data/evidence.json").read_text())
+    bad = evidence["rooms"][0]["malformed"]
+    assert sorted(b["problem"] for b in bad) == ["missing or mistyped sender",
+                                                 "not a JSON object but int"]
+    lines = next((pkg / "bag/data/rooms").glob("*/events.jsonl")).read_bytes().splitlines()
+    assert b"42" in lines and first["events"] == len(world.oracle(room)) + 1
+    assert any(proxy.break_body.encode() in ln and b'"sender"' not in ln for ln in lines)

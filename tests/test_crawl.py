@@ -76,7 +76,11 @@ def test_crawl_a_registered_site(bewaar: Any, site: NormalSite) -> None:
     assert base + "skip/me.html" not in uris
     assert f"http://localhost:{site.port}/elsewhere.html" not in uris
     # the request record holds the bytes sent, Host included
-    req_blocks = [r.block for r in raw_records(Path(warcs[0])) if r.type == "request"]
+    raw = raw_records(Path(warcs[0]))
+    req_blocks = [r.block for r in raw if r.type == "request"]
+    for r in raw:
+        if r.type == "response":
+            assert r.headers["WARC-Payload-Digest"] == spec_payload_digest(r.block)
     assert any(b.startswith(b"GET /p/3.html HTTP/1.1\r\nHost: 127.0.0.1:") for b in req_blocks)
 
     shown = bewaar("run", "show", str(out["run_id"]), "--json").json()
@@ -110,13 +114,6 @@ def test_recrawl_of_unchanged_site_is_small(bewaar: Any, site: NormalSite) -> No
         assert h["WARC-Payload-Digest"] == orig["WARC-Payload-Digest"]
 
 
-def test_payload_digest_follows_the_spec(bewaar: Any, site: NormalSite) -> None:
-    out = bewaar("crawl", site.url, "--json").json()
-    for r in raw_records(Path(out["warc_files"][0])):
-        if r.type == "response":
-            assert r.headers["WARC-Payload-Digest"] == spec_payload_digest(r.block)
-
-
 def test_bad_input_is_a_clear_error(bewaar: Any, tmp_path: Path) -> None:
     bad = bewaar("crawl", "ftp://example.nl/", check=False)
     assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr
@@ -139,9 +136,26 @@ def test_unreachable_seed_still_runs(bewaar: Any) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    res = bewaar("crawl", f"http://127.0.0.1:{port}/", "--json")
+    res = bewaar("crawl", f"http://127.0.0.1:{port}/", "http://no-such-host.invalid/", "--json")
     out = res.json()
-    assert out["status"] == "finished" and out["errors"] >= 1 and out["pages"] == 0
+    assert out["status"] == "finished" and out["errors"] >= 2 and out["pages"] == 0
     assert any("cannot connect" in f["error"] for f in out["failed"])
-    dns = bewaar("crawl", "http://no-such-host.invalid/", "--json").json()
-    assert any("DNS lookup failed" in f["error"] for f in dns["failed"])
+    assert any("DNS lookup failed for no-such-host.invalid" in f["error"] for f in out["failed"])
+
+
+def test_page_budget_and_depth_are_kept(home: Path, site: NormalSite) -> None:
+    from archive.db import session_scope
+    from archive.models import Site, SkippedUrl
+    from archive.settings import load_settings
+    from crawler import run_crawl
+
+    settings = load_settings()
+    with session_scope(settings) as db:
+        db.add(Site(name="small", seeds=[site.url], include=[], exclude=[], max_pages=4,
+                    max_depth=1, robots="obey"))
+    result = run_crawl(settings, site_name="small")
+    assert result.status == "finished" and result.pages == 4
+    assert result.skipped_by_reason["max-pages"] >= 1 and result.skipped_by_reason["depth"] >= 1
+    with session_scope(settings) as db:
+        reasons = {s.url: s.reason for s in db.query(SkippedUrl).filter_by(run_id=result.run_id)}
+    assert reasons[f"{site.url}p/1.html"] == "depth"

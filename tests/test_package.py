@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
+from archive.errors import SettingsError
 from archive.package import PackageInput, build_package, verify_package
+from archive.package.selectielijst import SelectielijstError, add_duration
 from archive.settings import Settings, load_settings
 from tests.tsa import LocalPKI, pki, run_standard_tools  # noqa: F401
 
@@ -169,3 +173,46 @@ def test_chain_of_packages_per_source(home: Path, tmp_path: Path, pki: LocalPKI)
     shutil.copytree(third.path, alone / third.id)
     report = verify_package(alone / third.id, ca=pki.ca, tsa_ca=pki.ca)
     assert report.valid and any("not checked" in w for w in report.warnings)
+
+
+def test_pkcs12_seal_and_wrong_tsa_anchor(home: Path, tmp_path: Path, pki: LocalPKI,  # noqa: F811
+                                          monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    p12 = tmp_path / "seal.p12"
+    subprocess.run(["openssl", "pkcs12", "-export", "-in", str(pki.seal_cert), "-inkey",
+                    str(pki.seal_key), "-certfile", str(pki.ca), "-out", str(p12),
+                    "-passout", "pass:geheim"], check=True, capture_output=True, timeout=60)
+    monkeypatch.setenv("SEAL_PASS", "geheim")
+    s = sealed_settings(home, None, seal_cert=p12, seal_key_password_env="SEAL_PASS",
+                        tsa_url=pki.tsa_url)
+    pkg = make(s, tmp_path).path
+    assert "geheim" not in "".join(p.read_text(errors="replace") for p in pkg.rglob("*")
+                                   if p.is_file())
+    assert verify_package(pkg, ca=pki.ca, tsa_ca=pki.ca).valid
+    report = verify_package(pkg, ca=pki.ca, tsa_ca=pki.other_ca)
+    assert [f.path for f in report.findings] == ["seal/tagmanifest-sha512.txt.p7s.tsr"]
+    assert "time-stamp authority not trusted" in report.findings[0].problem
+    monkeypatch.setenv("SEAL_PASS", "fout")
+    with pytest.raises(SettingsError, match="cannot load the seal certificate"):
+        make(s, tmp_path)
+
+
+def test_bewaartermijn_dates() -> None:
+    assert add_duration(date(2024, 2, 29), "P1Y") == date(2025, 2, 28)
+    assert add_duration(date(2025, 1, 31), "P1M") == date(2025, 2, 28)
+    assert add_duration(date(2025, 3, 2), "P10Y2W") == date(2035, 3, 16)
+    with pytest.raises(SelectielijstError, match="ISO 8601"):
+        add_duration(date(2025, 1, 1), "10 jaar")
+
+
+def test_many_files_in_new_folders(home: Path) -> None:
+    """Threads that copy into folders that do not exist yet must not trip over each other."""
+    s = sealed_settings(home, None)
+    files = [PackageInput(f"rooms/r{i % 25:02d}/sub/e{i:04d}.json", b'{"n": %d}\n' % i)
+             for i in range(400)]
+    pkg = build_package(s, source_kind="chat", source_name="kabinet", title="Chat",
+                        category="2.1", files=files).path
+    assert len(list((pkg / "bag" / "data" / "rooms").rglob("*.json"))) == 400
+    assert verify_package(pkg).valid
+    bagit = subprocess.run([str(BIN / "python"), str(BIN / "bagit.py"), "--validate",
+                            str(pkg / "bag")], capture_output=True, text=True, timeout=120)
+    assert bagit.returncode == 0, bagit.stderr

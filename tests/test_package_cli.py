@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import socket
 import sys
 from datetime import UTC, datetime
@@ -104,6 +105,15 @@ def test_seal_run_and_verify(loaded, home: Path, pki: LocalPKI) -> None:  # type
     assert res.json()["valid"] is True and res.json()["findings"] == []
     listed = bewaar("package", "list", "--json").json()
     assert [p["id"] for p in listed] == [out["id"]] and listed[0]["run_id"] == run_id
+    # the newest package of a source has no successor to miss it: the depot's record does
+    again = seal_run(load_settings(), run_id)
+    assert again.previous_id == out["id"]
+    shutil.rmtree(again.path)
+    res = bewaar("verify", str(home / "packages"), "--json", check=False)
+    assert res.returncode == 1
+    assert res.json()["findings"] == [{"path": again.id, "expected": str(again.path),
+                                       "found": "absent",
+                                       "problem": "package recorded in the database is missing"}]
 
 
 def test_verify_reports_findings_with_exit_1(loaded, home: Path) -> None:  # type: ignore[no-untyped-def]

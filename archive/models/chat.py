@@ -24,6 +24,8 @@ class ChatSource(Base):
     rooms: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty with all_joined
     all_joined: Mapped[bool] = mapped_column(Boolean, default=False)
     category: Mapped[str | None] = mapped_column(String(50))
+    keys_file: Mapped[str | None] = mapped_column(String(1000))  # a Matrix key export file
+    keys_passphrase_ref: Mapped[str | None] = mapped_column(String(300))  # env:VAR
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     chat_rooms: Mapped[list[ChatRoom]] = relationship(back_populates="source")

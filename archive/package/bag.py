@@ -6,6 +6,7 @@ in a few threads: hashlib and file I/O release the GIL, so two cores hash two fi
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import threading
@@ -45,16 +46,61 @@ def decode_path(path: str) -> str:
         "%0d", "\r").replace("%25", "%")
 
 
-def _fsync_write(target: Path, chunks: Iterable[bytes | memoryview], h: hashlib._Hash) -> int:
+def _copy_file(target: Path, source: Path, h: hashlib._Hash) -> int:
+    """Copy block by block, hashing each block; the source is opened first, so a missing
+    source fails before the target exists."""
+    buf = _buffer()
+    view = memoryview(buf)
     size = 0
-    with open(target, "wb") as out:
-        for chunk in chunks:
-            h.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-        out.flush()
-        os.fsync(out.fileno())
+    with open(source, "rb", buffering=0) as src, open(target, "wb") as out:
+        while n := src.readinto(buf):
+            h.update(view[:n])
+            out.write(view[:n])
+            size += n
     return size
+
+
+def _write_bytes(target: Path, data: bytes | bytearray | memoryview) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def _with_parent(fn: Callable[..., T], *args: object) -> T:
+    """Call ``fn(target, …)`` or ``os.link(source, target)``; when it fails for a missing path,
+    make the target's folder and try once more (saves a mkdir call per file). A missing source
+    fails the second time too."""
+    try:
+        return fn(*args)
+    except FileNotFoundError:
+        target = args[1] if fn is os.link else args[0]
+        assert isinstance(target, Path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return fn(*args)
+
+
+def sync_tree(path: Path) -> None:
+    """Make everything written under ``path`` durable with one flush of its file system
+    (``syncfs``) instead of one fsync per file; fall back to fsyncing each file."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        syncfs = None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs is not None and syncfs(fd) == 0:
+            return
+    finally:
+        os.close(fd)
+    for dirpath, _dirs, names in os.walk(path):
+        for name in names:
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                os.fsync(fh.fileno())
 
 
 _local = threading.local()
@@ -81,14 +127,17 @@ def _read_blocks(source: Path) -> Iterator[memoryview]:
 
 
 def copy_hashed(source: Path | bytes, target: Path) -> tuple[str, int]:
-    """Copy ``source`` (a file or bytes) to ``target`` hashing each block once; fsync."""
+    """Copy ``source`` (a file or bytes) to ``target`` hashing each block once.
+
+    Not fsynced here: the package is made durable as a whole (``sync_tree``) before it is
+    renamed to its final name."""
     h = hashlib.sha512()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(source, bytes | bytearray | memoryview):
-            size = _fsync_write(target, [source], h)
-        else:
-            size = _fsync_write(target, _read_blocks(source), h)
+            h.update(source)
+            _with_parent(_write_bytes, target, source)
+            return h.hexdigest(), len(source)
+        size = _with_parent(_copy_file, target, source, h)
     except OSError as exc:
         raise BagError(f"cannot copy {source if isinstance(source, Path) else 'data'} into the "
                        f"package: {exc.strerror or exc}") from None
@@ -99,8 +148,7 @@ def link_hashed(source: Path, target: Path) -> tuple[str, int]:
     """Hard-link an immutable finished file into the bag and hash it (one read); copy instead
     when the two folders are on different file systems."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(source, target)
+        _with_parent(os.link, source, target)
     except OSError:
         return copy_hashed(source, target)
     try:

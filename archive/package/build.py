@@ -12,18 +12,18 @@ import secrets
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import select
 
 from archive.db import session_scope
 from archive.errors import BewaarError
 from archive.models.package import Package
 from archive.package import bag, mdto
+from archive.package.chain import previous_package
 from archive.package.cms import sign_detached
-from archive.package.keys import load_identity
+from archive.package.keys import SealIdentity, load_identity
 from archive.package.rfc3161 import parse_response, request_timestamp
 from archive.package.selectielijst import Category, find_category
 from archive.settings import Settings
@@ -65,16 +65,6 @@ def _check_relpath(relpath: str) -> str:
     if relpath.endswith(".mdto.xml"):
         raise PackageError(f"file name {relpath!r} is reserved for MDTO sidecars")
     return relpath
-
-
-def _previous(settings: Settings, kind: str, name: str) -> Package | None:
-    with session_scope(settings) as db:
-        return db.scalars(
-            select(Package)
-            .where(Package.source_kind == kind, Package.source_name == name)
-            .order_by(Package.created_at.desc(), Package.id.desc())
-            .limit(1)
-        ).first()
 
 
 def new_package_id(source_name: str, now: datetime) -> str:
@@ -137,8 +127,12 @@ def build_package(
         raise PackageError(f"source kind must be 'crawl' or 'chat', not {source_kind!r}")
     cat: Category | None = find_category(settings, category) if category else None
     identity = load_identity(settings)  # bad keys fail before anything is written
-    prev = _previous(settings, source_kind, source_name)
-    now = datetime.now(UTC).replace(microsecond=0)
+    prev = previous_package(settings, source_kind, source_name)
+    created = datetime.now(UTC)
+    if prev is not None:  # keep the chain's order strict even within one clock tick
+        prev_at = prev.created_at if prev.created_at.tzinfo else prev.created_at.replace(tzinfo=UTC)
+        created = max(created, prev_at + timedelta(microseconds=1))
+    now = created.replace(microsecond=0)
     package_id = new_package_id(source_name, now)
     try:
         settings.packages_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +156,7 @@ def build_package(
                 id=package_id, source_kind=source_kind, source_name=source_name, run_id=run_id,
                 title=title, category=category, path=str(final), tagmanifest_sha512=digest,
                 previous_id=prev.id if prev else None, timestamped=bool(settings.tsa_url),
-                files=files_n, bytes=size, created_at=now,
+                files=files_n, bytes=size, created_at=created,
             ))
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)
@@ -180,15 +174,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _build(
-    settings: Settings, tmp: Path, package_id: str, identity: object, cat: Category | None,
+    settings: Settings, tmp: Path, package_id: str, identity: SealIdentity, cat: Category | None,
     prev: Package | None, now: datetime, source_kind: str, source_name: str, title: str,
     files: Iterable[PackageInput], extra_info: dict[str, str] | None, description: str | None,
     period: tuple[datetime, datetime] | None, run_id: int | None,
     progress: Callable[[int], None] | None,
 ) -> tuple[str, int, int]:
-    from archive.package.keys import SealIdentity
-
-    assert isinstance(identity, SealIdentity)
     bag_dir = tmp / "bag"
     data = bag_dir / "data"
     data.mkdir(parents=True)
@@ -286,8 +277,7 @@ def _build(
         _write(seal / "tsa-chain.pem",
                b"".join(c.public_bytes(Encoding.PEM) for c in token.certificates))
     _write(seal / "VERIFY.txt", verify_txt(package_id, bool(settings.tsa_url), identity.local))
-    for d in (data, bag_dir, seal, tmp):
-        _fsync_dir(d)
+    bag.sync_tree(tmp)
     payload_files = len(relpaths)
     payload_bytes = sum(e.size for e in entries)
     return tagmanifest_digest, payload_files, payload_bytes

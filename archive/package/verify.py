@@ -18,6 +18,7 @@ from cryptography import x509
 from archive.errors import BewaarError, Finding, ValidationError
 from archive.package import bag, mdto
 from archive.package.build import SIG_NAME, TSR_NAME
+from archive.package.chain import check_link, is_package
 from archive.package.cms import CmsError, load_pem_certs, verify_path, verify_signed_data
 from archive.package.rfc3161 import TIME_STAMPING, TimestampError, parse_response
 
@@ -71,10 +72,6 @@ def _anchors(path: Path | None, what: str) -> list[x509.Certificate] | None:
     return certs
 
 
-def is_package(path: Path) -> bool:
-    return (path / "bag" / "bagit.txt").is_file()
-
-
 def verify_package(
     path: Path | str, *, ca: Path | str | None = None, tsa_ca: Path | str | None = None,
 ) -> VerifyReport:
@@ -90,8 +87,17 @@ def verify_package(
     info = _check_bag(root, report)
     report.info["id"] = info.get("External-Identifier")
     report.info["source"] = info.get("Bag-Group-Identifier")
+    if report.info["id"] and report.info["id"] != root.name:
+        report.warnings.append(
+            f"the folder is named {root.name}, the package calls itself {report.info['id']};"
+            " the next package of this source finds it only under its own name"
+        )
     _check_seal(root, report, ca_certs, tsa_certs)
-    _check_link(root, info, report)
+    for finding_or_warning in check_link(root, info):
+        if isinstance(finding_or_warning, Finding):
+            report.findings.append(finding_or_warning)
+        else:
+            report.warnings.append(finding_or_warning)
     return report
 
 
@@ -296,43 +302,3 @@ def _check_seal(root: Path, report: VerifyReport, ca: list[x509.Certificate] | N
                           at=token.gen_time, eku=TIME_STAMPING)
     if problem:
         report.add(tsr_rel, f"time-stamp authority not trusted: {problem}")
-
-
-def _tagmanifest_sha512(pkg: Path) -> str | None:
-    try:
-        return hashlib.sha512((pkg / "bag" / "tagmanifest-sha512.txt").read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def _group(pkg: Path) -> str | None:
-    try:
-        return bag.parse_bag_info((pkg / "bag" / "bag-info.txt").read_text("utf-8")).get(
-            "Bag-Group-Identifier")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _check_link(root: Path, info: dict[str, str], report: VerifyReport) -> None:
-    prev_id = info.get("Bewaar-Previous-Package")
-    if not prev_id:
-        return
-    expected = info.get("Bewaar-Previous-Tagmanifest-SHA512")
-    prev = root.parent / prev_id
-    rel = "bag/bag-info.txt"
-    if is_package(prev):
-        found = _tagmanifest_sha512(prev)
-        if found != expected:
-            report.add(rel, f"previous package {prev_id} was replaced or altered "
-                       "(its tag manifest differs from the link)", expected, found)
-        return
-    group = info.get("Bag-Group-Identifier")
-    siblings = [p for p in root.parent.iterdir()
-                if p != root and p.is_dir() and is_package(p) and _group(p) == group]
-    if siblings:
-        report.add(rel, f"previous package {prev_id} is missing from {root.parent}",
-                   prev_id, "absent")
-    else:
-        report.warnings.append(
-            f"previous package {prev_id} is not beside this one; the chain link was not checked"
-        )

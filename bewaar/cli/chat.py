@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -15,15 +15,17 @@ from archive.db import session_scope
 from archive.models import ChatExport, ChatRoom, ChatSource
 from archive.package.selectielijst import find_category
 from bewaar.cli.common import console, err_console, fail, print_json, settings
+from chat_archiver.connector import DEFAULT_PAGE_SIZE
 from chat_archiver.credentials import SecretError, check_file
-from chat_archiver.export import ExportProgress, export_source
-from chat_archiver.matrix import DEFAULT_PAGE_SIZE
+
+if TYPE_CHECKING:
+    from chat_archiver.export import ExportProgress
 
 chat_app = typer.Typer(help="Archive chats (Matrix) as sealed packages.", no_args_is_help=True)
 add_app = typer.Typer(help="Register a chat source.", no_args_is_help=True)
 chat_app.add_typer(add_app, name="add")
 
-ROOM_ID = re.compile(r"![^:\s]+:[^\s]+")
+ROOM_ID = re.compile(r"![^\s:]+(:[^\s]+)?")  # room v12 ids have no server part
 USER_ID = re.compile(r"@[^:\s]+:[^\s]+")
 
 
@@ -43,6 +45,10 @@ def add_matrix(
         "--room", help="Room id to archive (repeatable).")] = None,
     all_joined: Annotated[bool, typer.Option(
         help="Archive every room the account has joined (at each export).")] = False,
+    keys_file: Annotated[Path | None, typer.Option(
+        help="Matrix key export file (Element: Export E2E room keys) to decrypt with.")] = None,
+    keys_passphrase_env: Annotated[str | None, typer.Option(
+        help="Environment variable that holds the key file's passphrase.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the source as JSON.")] = False,
 ) -> None:
     """Register a Matrix account whose rooms are archived. The secret itself is never stored.
@@ -79,14 +85,21 @@ def add_matrix(
         raise fail("give either --room ROOM_ID (one or more) or --all-joined")
     bad = [r for r in rooms if not ROOM_ID.fullmatch(r)]
     if bad:
-        raise fail(f"not a Matrix room id (like !abc:server): {', '.join(bad)}")
+        raise fail(f"not a Matrix room id (like !abc:server or !abc): {', '.join(bad)}")
+    if (keys_file is None) != (keys_passphrase_env is None):
+        raise fail("--keys-file and --keys-passphrase-env go together")
+    if keys_file is not None and not keys_file.is_file():
+        raise fail(f"key file {keys_file} does not exist")
     find_category(settings(), category)  # an unknown category fails here, not at sealing
     with session_scope(settings()) as db:
         if db.scalar(select(ChatSource).where(ChatSource.name == name)):
             raise fail(f"a chat source named {name!r} exists already")
         source = ChatSource(name=name, kind="matrix", homeserver=homeserver.rstrip("/"),
                             user_id=user, secret_ref=ref, rooms=rooms, all_joined=all_joined,
-                            category=category)
+                            category=category,
+                            keys_file=str(keys_file.absolute()) if keys_file else None,
+                            keys_passphrase_ref=f"env:{keys_passphrase_env}"
+                            if keys_passphrase_env else None)
         db.add(source)
         db.flush()
         data = _source_dict(source, 0, None)
@@ -101,6 +114,7 @@ def _source_dict(s: ChatSource, events: int, last: ChatExport | None) -> dict[st
         "id": s.id, "name": s.name, "kind": s.kind, "homeserver": s.homeserver,
         "user": s.user_id, "secret": s.secret_ref.split(":", 1)[0],
         "rooms": s.rooms, "all_joined": s.all_joined, "category": s.category,
+        "keys_file": s.keys_file,
         "events_archived": events,
         "last_export": None if last is None else {
             "status": last.status, "started_at": last.started_at, "events": last.events,
@@ -124,6 +138,8 @@ def export(
 
         bewaar chat export crisisteam --json
     """
+    from chat_archiver.export import export_source  # matrix-nio loads only when exporting
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console,
                   transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task(f"exporting {name}", total=None)

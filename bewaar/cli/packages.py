@@ -11,11 +11,13 @@ from rich.table import Table
 from sqlalchemy import select
 
 from archive.db import session_scope
+from archive.errors import Finding
 from archive.models import Package
 from archive.package import init_keys, seal_run, verify_package
+from archive.package.chain import is_package, missing_recorded
 from archive.package.keys import local_paths
 from archive.package.selectielijst import all_categories, load_into_db
-from archive.package.verify import VerifyReport, is_package
+from archive.package.verify import VerifyReport
 from bewaar.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -103,6 +105,16 @@ def _print_report(report: VerifyReport) -> None:
         console.print(f"  [yellow]![/] {w}", highlight=False)
 
 
+def _missing_from_depot(path: Path) -> list[Finding]:
+    """For this archive's own packages folder: packages the database has that are gone."""
+    s = settings()
+    if path.absolute() != s.packages_dir.absolute():
+        return []
+    with session_scope(s) as db:
+        recorded = [(p.id, p.path) for p in db.scalars(select(Package))]
+    return missing_recorded(s.packages_dir, recorded)
+
+
 def verify(
     path: Annotated[Path, typer.Argument(help="A package folder, or a folder of packages.")],
     ca: Annotated[Path | None, typer.Option(help="Trust anchor (PEM) for the seal.")] = None,
@@ -123,16 +135,21 @@ def verify(
         if not members:
             raise fail(f"{path} is not a sealed package and holds none")
         reports = [verify_package(p, ca=ca, tsa_ca=tsa_ca) for p in members]
+        gone = _missing_from_depot(path)
+        valid = all(r.valid for r in reports) and not gone
         if json_out:
-            print_json({"valid": all(r.valid for r in reports),
+            print_json({"valid": valid,
                         "packages": [r.to_dict() for r in reports],
                         "findings": [{**f.to_dict(), "package": str(r.path)}
-                                     for r in reports for f in r.findings],
+                                     for r in reports for f in r.findings]
+                        + [f.to_dict() for f in gone],
                         "warnings": sorted({w for r in reports for w in r.warnings})})
         else:
             for r in reports:
                 _print_report(r)
-        raise typer.Exit(EXIT_OK if all(r.valid for r in reports) else EXIT_FINDINGS)
+            for f in gone:
+                console.print(f"[red]✗[/] {f}", highlight=False)
+        raise typer.Exit(EXIT_OK if valid else EXIT_FINDINGS)
     report = verify_package(path, ca=ca, tsa_ca=tsa_ca)
     if json_out:
         print_json(report.to_dict())

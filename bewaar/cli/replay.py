@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -23,6 +24,8 @@ from bewaar.cli.common import (
     print_json,
     settings,
 )
+
+ACL_REFRESH_SECONDS = 60.0
 
 replay_app = typer.Typer(help="Replay captures with pywb, check them, control access.",
                          no_args_is_help=True)
@@ -61,13 +64,16 @@ def serve(
 ) -> None:
     """Serve every collection with pywb: replay, calendar, Memento timemaps and the CDX API.
 
-    Runs until interrupted (Ctrl-C). Binds 127.0.0.1 unless --host says otherwise.
+    Runs until interrupted (Ctrl-C). Binds 127.0.0.1 unless --host says otherwise. New
+    captures of existing collections show at once; a new site's collection and a changed
+    embargo need a restart. Access rules are re-read while it runs.
 
     Example:
 
         bewaar replay serve --port 8080
         # then open http://127.0.0.1:8080/justid/*/https://www.justid.nl/
     """
+    from replay.access import write_acl
     from replay.collections import collection_names, write_config
     from replay.wayback import Wayback, port_free
 
@@ -88,7 +94,12 @@ def serve(
 
     signal.signal(signal.SIGTERM, _stop)
     try:
-        code = server.wait()
+        last = time.monotonic()
+        while (code := server.poll()) is None:
+            time.sleep(0.5)
+            if time.monotonic() - last > ACL_REFRESH_SECONDS:
+                write_acl(s)  # rules whose --until date has passed drop out
+                last = time.monotonic()
         raise fail(f"wayback stopped unexpectedly (exit {code}); see {server.log_path}")
     except KeyboardInterrupt:
         pass
@@ -122,6 +133,8 @@ def check(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     browser: Annotated[bool, typer.Option(
         "--browser", help="Also compare live page and replay in headless Chromium.")] = False,
+    browser_pages: Annotated[int, typer.Option(min=1, help="Pages to compare in the browser.")]
+    = 50,
     workers: Annotated[int | None, typer.Option(min=1, max=16,
                                                 help="wayback processes (default: cores).")] = None,
 ) -> None:
@@ -139,6 +152,7 @@ def check(
     with _progress(f"replay check of run {run_id}") as bar:
         task = bar.add_task("pages", total=None)
         result = check_run(settings(), run_id, workers=workers, browser=browser,
+                           browser_pages=browser_pages,
                            progress=lambda done, total: bar.update(task, completed=done,
                                                                    total=total))
     if json_out:

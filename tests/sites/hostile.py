@@ -124,7 +124,8 @@ class HostileSite:
         elif path == "/chunked":
             html = b"<html><body><p>" + b"chunked content " * 300 + b"</p></body></html>"
             gz = gzip.compress(html, mtime=0)
-            parts = [gz[:7], gz[7:100], gz[100:]]
+            half = len(gz) // 2
+            parts = [gz[:7], gz[7:half], gz[half:]]
             framed = b"".join(f"{len(p):x}".encode() + (b";ext=1" if i == 1 else b"") + b"\r\n"
                               + p + b"\r\n" for i, p in enumerate(parts)) + b"0\r\n\r\n"
             head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"

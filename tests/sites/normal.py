@@ -1,6 +1,6 @@
 """A generated ministry-like site: pages in a tree, CSS/fonts/images/scripts, robots and sitemaps.
 
-Run as a program for benchmarks: ``python -m tests.sites.normal --pages 1000 --latency 0.02``
+Run as a program for benchmarks: ``python -m tests.sites --pages 1000 --latency 0.02``
 prints ``PORT`` on stdout and serves until killed.
 
 Layout (PAGES pages, ``/p/N.html``, page N links to 2N+1 and 2N+2 and the home page):
@@ -45,6 +45,7 @@ def _text(n: int, words: int) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, as real servers do
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -73,6 +74,9 @@ class _Server(ThreadingHTTPServer):
         self.latency = latency
         self.hits: dict[str, int] = {}
         super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that goes away (a killed crawler) is not news
 
 
 class NormalSite:

@@ -1,0 +1,20 @@
+# Bewaarplaats service image: `bewaar serve` (scheduler + web app) on port 8000.
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 BEWAAR_HOME=/data
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openssl curl \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY archive ./archive
+COPY crawler ./crawler
+COPY replay ./replay
+COPY chat_archiver ./chat_archiver
+COPY scheduler ./scheduler
+COPY bewaar ./bewaar
+RUN pip install --no-cache-dir -c constraints.txt ".[postgres,s3]"
+RUN useradd --system --home /data --uid 10001 bewaar && mkdir -p /data && chown bewaar /data
+USER bewaar
+VOLUME ["/data"]
+EXPOSE 8000
+CMD ["bewaar", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,84 @@
+"""The crawl worker is killed with SIGKILL: the WARCs stay valid and --resume finishes the job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tests.conftest import BEWAAR
+from tests.sites import NormalSite
+
+WARCIO = str(Path(sys.executable).with_name("warcio"))
+
+
+def _query(db: Path, sql: str) -> list[Any]:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        return []
+    try:
+        return con.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def test_kill_9_then_resume(bewaar: Any) -> None:
+    env = {"BEWAAR_WARC_MAX_SIZE": "1000000", "BEWAAR_CONCURRENCY_PER_HOST": "2"}
+    with NormalSite(pages=120, latency=0.05) as site:
+        bewaar("site", "add", "demo", "--seed", site.url)
+        proc = subprocess.Popen([*BEWAAR, "crawl", "--site", "demo", "--json"],
+                                env={**bewaar.env, **env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        db = bewaar.home / "bewaar.sqlite3"
+        deadline = time.monotonic() + 120
+        pid = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            rows = _query(db, "select pid from crawl_runs where id = 1")
+            done = _query(db, "select count(*) from captures where run_id = 1")
+            files = _query(db, "select count(*) from warc_files")
+            if rows and rows[0][0] and done and done[0][0] >= 40 and files and files[0][0] >= 1:
+                pid = rows[0][0]
+                break
+            time.sleep(0.1)
+        assert pid is not None, "the crawl did not get going"
+        os.kill(pid, signal.SIGKILL)  # the worker, mid-crawl
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        first = json.loads(stdout)
+        assert first["status"] == "interrupted" and "--resume 1" in first["error"]
+
+        warc_dir = Path(first["warc_files"][0]).parent
+        assert not list(warc_dir.glob("*.open"))  # the open file was repaired and finished
+        assert len(first["warc_files"]) >= 2
+        check = subprocess.run([WARCIO, "check", *first["warc_files"]], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout
+
+        stored = [u for (u,) in _query(db, "select url from captures where run_id = 1 "
+                                           "and status is not null")]
+        assert stored
+        hits_before = dict(site.hits)
+
+        second = bewaar("crawl", "--resume", "1", "--json", env=env).json()
+        assert second["run_id"] == 1 and second["status"] == "finished"
+        for url in stored:  # nothing stored before the kill was fetched again
+            path = urlsplit(url).path or "/"
+            if urlsplit(url).hostname == "127.0.0.1":
+                assert site.hits.get(path, 0) == hits_before.get(path, 0), path
+        pages = _query(db, "select count(distinct url) from captures where run_id = 1 and is_page")
+        assert pages[0][0] >= 121 + 2  # home + 120 pages + orphans
+        check = subprocess.run([WARCIO, "check", *second["warc_files"]],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout
+        assert set(first["warc_files"]) <= set(second["warc_files"])
+        run = bewaar("run", "show", "1", "--json").json()
+        assert run["status"] == "finished" and run["pages"] >= 123

@@ -1,0 +1,60 @@
+"""A web team member in headless Chromium: log in, add a site, see it listed, click "crawl now"."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from archive.db import open_db
+from archive.settings import load_settings
+from bewaar.web.accounts import add_user
+from tests.test_service_scheduler import wait_for
+from tests.test_service_web import PASSWORD, Server, audit_rows
+from tests.test_service_web import server as server  # noqa: F401  (the fixture)
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM}"),
+]
+
+
+def test_web_team_in_the_browser(server: Server) -> None:  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    with open_db(load_settings(home=server.home))() as db:
+        add_user(db, "anna", "webteam", PASSWORD, actor="test")
+        db.commit()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(server.url + "/sites")
+            assert "/login" in page.url  # not logged in yet
+            page.fill("input[name=name]", "anna")
+            page.fill("input[name=password]", "wrong password")
+            page.click("button[type=submit]")
+            assert "Wrong user name or password" in page.content()
+            page.fill("input[name=name]", "anna")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(server.url + "/sites")
+            page.fill("#add-site input[name=name]", "justid")
+            page.fill("#add-site textarea[name=seeds]", "https://www.justid.nl/")
+            page.fill("#add-site input[name=schedule]", "0 3 * * *")
+            page.click("#add-site button[type=submit]")
+            row = page.locator("tr[data-site=justid]")
+            row.wait_for()
+            assert "0 3 * * *" in row.inner_text()
+            row.get_by_role("button", name="Crawl now").click()
+            assert "Crawl of justid started" in page.locator("p.msg").inner_text()
+        finally:
+            browser.close()
+    wait_for(lambda: any(a == "crawl.request" and actor == "anna"
+                         for actor, a, _, _ in audit_rows(server.home)), what="audit row")
+    assert any(a == "site.add" and actor == "anna" for actor, a, _, _ in audit_rows(server.home))
