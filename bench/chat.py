@@ -82,7 +82,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--rooms", type=int, default=4)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bewaar-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -116,10 +116,14 @@ def main() -> None:
         finally:
             server.remove()
     best_plain, best_bewaar = max(plain_rates), max(bewaar_rates)
-    print(f"events: {n_plain} in {len(rooms)} rooms")
-    print(f"plain httpx client (/messages limit=1000): {best_plain:,.0f} events/s")
-    print(f"bewaar chat export (sealed package incl.):  {best_bewaar:,.0f} events/s")
-    print(f"ratio: {best_bewaar / best_plain:.2f}x (target >= 0.8x)")
+    # Each round runs both back to back, so its ratio is the least disturbed by other load.
+    ratios = sorted(b / p for b, p in zip(bewaar_rates, plain_rates, strict=True))
+    print(f"events: {n_plain} in {len(rooms)} rooms, {len(ratios)} rounds")
+    print(f"plain httpx client (/messages limit=1000): best {best_plain:,.0f} events/s")
+    print(f"bewaar chat export (sealed package incl.):  best {best_bewaar:,.0f} events/s")
+    print(f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
+          f"median {ratios[len(ratios) // 2]:.2f}x, best-to-best {best_bewaar / best_plain:.2f}x "
+          "(target >= 0.8x)")
 
 
 if __name__ == "__main__":

@@ -119,10 +119,11 @@ def export_source(settings: Settings, name: str, progress: ProgressFn | None = N
         except BaseException as exc:
             with session_scope(settings) as db:
                 failed = db.get(ChatExport, export_id)
+                sealing = failed is not None and failed.status == "sealing"
                 if failed is not None and failed.status == "running":
                     failed.status, failed.error = "failed", str(exc)[:2000]
                     failed.finished_at = datetime.now(UTC)
-            if not isinstance(exc, KeyboardInterrupt):
+            if not sealing:  # while sealing, the next run decides from what was sealed
                 shutil.rmtree(staging, ignore_errors=True)
             raise
         report(ExportProgress("done", events=result.events))

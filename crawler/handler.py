@@ -22,6 +22,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
+from archive.errors import StorageError
 from crawler.wire import Exchange, FetchError, WirePool
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class WireDownloadHandler(BaseDownloadHandler):
         self.max_size = s.getint("DOWNLOAD_MAXSIZE", 0) or 500_000_000
         self._gates: dict[str, float] = {}
         self._recorder: WarcRecorder | None = None
+        self._stopping = False
 
     @property
     def recorder(self) -> WarcRecorder:
@@ -94,7 +96,16 @@ class WireDownloadHandler(BaseDownloadHandler):
         except FetchError as exc:
             recorder.record_failure(request, str(exc))
             raise FetchFailed(str(exc)) from None
-        recorder.record_exchange(request, ex)
+        try:
+            recorder.record_exchange(request, ex)
+        except StorageError as exc:
+            # No room to write (disk full, folder gone): stop the run rather than fetch for nothing.
+            recorder.fatal = str(exc)
+            recorder.record_failure(request, f"not archived: {exc}")
+            if self.crawler.engine is not None and not self._stopping:
+                self._stopping = True
+                asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="storage-error"))
+            raise FetchFailed(str(exc)) from None
         if ex.status in (429, 503):
             value = _header(ex, b"retry-after")
             if value is not None:

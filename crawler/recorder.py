@@ -22,6 +22,7 @@ from scrapy.exceptions import NotConfigured
 from sqlalchemy import insert, select
 
 from archive.db import session_scope
+from archive.errors import StorageError
 from archive.models import Capture, PayloadDigest, SkippedUrl, WarcFile
 from archive.settings import Settings
 from archive.warc import ClosedWarc, RevisitOf, WarcWriter
@@ -68,6 +69,7 @@ class WarcRecorder:
         self.skipped_by_reason: dict[str, int] = {}
         self.error_list: list[dict[str, str]] = []
         self.queue_size = 0
+        self.fatal: str | None = None  # why the run had to stop (e.g. the disk is full)
         self.closed_warcs: list[ClosedWarc] = []
         self._log: TextIO = open(self.run_dir / "crawl.log", "a", encoding="utf-8")  # noqa: SIM115
         self._progress_out: TextIO | None = sys.stdout
@@ -123,7 +125,11 @@ class WarcRecorder:
                  len(self.digests), len(self.stored))
 
     def spider_closed(self, reason: str) -> None:
-        self.writer.close()
+        try:
+            self.writer.close()
+        except StorageError as exc:  # the run's .open file is repaired by the parent
+            self.fatal = self.fatal or str(exc)
+            log.error("cannot finish the WARC file: %s", exc)
         self.flush(force=True)
         self._log.close()
         self.progress(force=True)

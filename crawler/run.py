@@ -279,6 +279,8 @@ def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
     else:
         status = str(done.get("status", "failed"))
         error = done.get("error")
+        if status != "finished":
+            repair_run(settings, job)  # a .open file the worker could not finish
     with session_scope(settings) as db:
         run = db.get(CrawlRun, job.run_id)
         assert run is not None

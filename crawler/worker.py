@@ -118,7 +118,7 @@ def run(job: CrawlJob, settings: Settings) -> dict[str, Any]:
     reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
     status = "finished" if reason in (None, "finished") else "interrupted"
     rec.write_report(status)
-    return {"type": "done", "status": status, **rec.snapshot(),
+    return {"type": "done", "status": status, "error": rec.fatal, **rec.snapshot(),
             "warc_files": [str(c.path) for c in rec.closed_warcs],
             "cdxj_files": [str(c.cdxj_path) for c in rec.closed_warcs if c.cdxj_path],
             "skipped_by_reason": rec.skipped_by_reason, "failed": rec.error_list[:200]}

@@ -1,7 +1,7 @@
 """A lean HTTP/1.0 GET for replay QA against our own loopback wayback processes.
 
 One connection per request, read to EOF: gevent's server answers HTTP/1.0 without keep-alive,
-so there is no framing to track, and no client library overhead competing with pywb for the
+so there is no framing to track, and little client overhead competing with pywb for the
 same cores. Content-Encoding is undone so HTML and CSS can be parsed.
 """
 

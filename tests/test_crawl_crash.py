@@ -46,7 +46,9 @@ def test_kill_9_then_resume(bewaar: Any) -> None:
             rows = _query(db, "select pid from crawl_runs where id = 1")
             done = _query(db, "select count(*) from captures where run_id = 1")
             files = _query(db, "select count(*) from warc_files")
-            if rows and rows[0][0] and done and done[0][0] >= 40 and files and files[0][0] >= 1:
+            open_now = list((bewaar.home / "warcs").glob("demo/*/*.warc.gz.open"))
+            if rows and rows[0][0] and done and done[0][0] >= 40 and files and files[0][0] >= 1 \
+                    and open_now and open_now[0].stat().st_size > 2000:
                 pid = rows[0][0]
                 break
             time.sleep(0.1)
@@ -59,7 +61,7 @@ def test_kill_9_then_resume(bewaar: Any) -> None:
 
         warc_dir = Path(first["warc_files"][0]).parent
         assert not list(warc_dir.glob("*.open"))  # the open file was repaired and finished
-        assert len(first["warc_files"]) >= 2
+        assert len(first["warc_files"]) >= 2  # one finished by rotation, one repaired
         check = subprocess.run([WARCIO, "check", *first["warc_files"]], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout
 

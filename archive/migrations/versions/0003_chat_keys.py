@@ -3,9 +3,8 @@
 Revision ID: 0003_chat_keys
 Revises: 0002_chat
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003_chat_keys'
 down_revision = '0002_chat'
