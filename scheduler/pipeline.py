@@ -32,22 +32,23 @@ def after_crawl(settings: Settings, run_id: int) -> dict[str, Any]:
     steps: dict[str, dict[str, Any]] = {}
 
     def collection() -> dict[str, Any]:
-        from replay import add_run_to_collection  # type: ignore[attr-defined]
+        from replay import add_run_to_collection
 
         return {"path": str(add_run_to_collection(settings, run_id))}
 
     def qa() -> dict[str, Any]:
-        from replay import check_run  # type: ignore[attr-defined]
+        from replay import check_run
 
         result = check_run(settings, run_id)
         return {
-            "passed": bool(result.ok),
-            "pages": getattr(result, "pages", None),
-            "failed": getattr(result, "failed", None),
+            "passed": result.ok,
+            "pages": len(result.pages),
+            "failed": result.failed,
+            "report": str(result.report_path),
         }
 
     def seal() -> dict[str, Any]:
-        from archive.package import seal_run  # type: ignore[attr-defined]
+        from archive.package import seal_run
 
         package = seal_run(settings, run_id)
         return {"package_id": package.id, "path": str(package.path),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -14,14 +16,15 @@ from archive.errors import BewaarError
 from archive.models import Capture, CrawlRun, Site, SkippedUrl, WarcFile
 from bewaar.cli.common import console, err_console, fail, print_json, settings
 
+if TYPE_CHECKING:
+    from crawler import CrawlProgress
+
 run_app = typer.Typer(help="Show one crawl run.", no_args_is_help=True)
 
 
 def _after_crawl(run_id: int) -> dict[str, Any] | None:
-    try:
-        from scheduler.pipeline import after_crawl  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
+    from scheduler.pipeline import after_crawl
+
     try:
         result: dict[str, Any] = after_crawl(settings(), run_id)
         return result
@@ -50,7 +53,7 @@ def crawl(
         bewaar crawl --site justid --json
         bewaar crawl --resume 12
     """
-    from crawler import CrawlProgress, run_crawl
+    from crawler import run_crawl
 
     chosen = sum(x is not None for x in (site, resume, patch))
     if chosen > 1:
@@ -62,10 +65,8 @@ def crawl(
     s = settings()
     patch_urls: list[str] | None = None
     if patch is not None:
-        try:
-            from replay import missing_urls  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            raise fail("--patch needs the replay QA (replay.missing_urls) which is not installed") from None
+        from replay import missing_urls
+
         patch_urls = list(urls or []) or list(missing_urls(s, patch))
         if not patch_urls:
             err_console.print(f"run {patch}: nothing missing, nothing to patch")
@@ -74,19 +75,7 @@ def crawl(
                             "pages": 0, "bytes": 0})
             return
 
-    with Progress(
-        SpinnerColumn(), TextColumn("[bold]crawl[/]"), BarColumn(bar_width=None),
-        TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=err_console, transient=True, disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("starting", total=None)
-
-        def show(p: CrawlProgress) -> None:
-            bar.update(task, description=(
-                f"run {p.run_id}: {p.pages} pages, {p.fetches} fetches, "
-                f"{p.bytes / 1e6:.1f} MB, queue {p.queue}, errors {p.errors}, "
-                f"revisits {p.revisits}"))
-
+    with crawl_progress() as show:
         try:
             if patch is not None:
                 result = run_crawl(s, patch_run_id=patch, urls=patch_urls, progress=show)
@@ -116,6 +105,25 @@ def crawl(
         console.print(str(p), highlight=False)
     if result.error:
         err_console.print(f"[yellow]{result.error}[/]", highlight=False)
+
+
+@contextmanager
+def crawl_progress() -> Iterator[Callable[[CrawlProgress], None]]:
+    """A live progress line on stderr (pages, fetches, bytes, queue, errors, revisits)."""
+    with Progress(
+        SpinnerColumn(), TextColumn("[bold]crawl[/]"), BarColumn(bar_width=None),
+        TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def show(p: CrawlProgress) -> None:
+            bar.update(task, description=(
+                f"run {p.run_id}: {p.pages} pages, {p.fetches} fetches, "
+                f"{p.bytes / 1e6:.1f} MB, queue {p.queue}, errors {p.errors}, "
+                f"revisits {p.revisits}"))
+
+        yield show
 
 
 def _run_dict(run: CrawlRun, site_name: str) -> dict[str, Any]:

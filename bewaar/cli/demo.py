@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,21 +24,26 @@ def demo(
 
         bewaar demo && bewaar replay serve
     """
+    from bewaar.cli.crawl import crawl_progress
     from crawler import run_crawl
-    from crawler.progress import rich_progress
+
+    from archive.package.selectielijst import all_categories, load_into_db
 
     cfg = settings()
     out: dict[str, Any] = {}
+    if not all_categories(cfg):
+        load_into_db(cfg, Path(__file__).resolve().parents[1] / "demo" / "selectielijst.toml")
+        err_console.print("loaded the sample selectielijst (bewaar selectielijst list)")
     with DemoSite() as site:
         with session_scope(cfg) as db:
             row = db.scalar(select(Site).where(Site.name == "demo"))
             if row is None:
-                row = Site(name="demo", seeds=[site.url], robots="obey", category="demo-web")
+                row = Site(name="demo", seeds=[site.url], robots="obey", category="WEB-1")
                 db.add(row)
             row.seeds = [site.url]  # the demo site gets a fresh port each time
         err_console.print(f"demo site serving at {site.url}")
-        with rich_progress(err_console, quiet=False) as progress:
-            result = run_crawl(cfg, site_name="demo", progress=progress)
+        with crawl_progress() as show:
+            result = run_crawl(cfg, site_name="demo", progress=show)
         out["crawl"] = {
             "run_id": result.run_id, "status": result.status, "pages": result.pages,
             "bytes": result.bytes, "errors": result.errors,
@@ -46,7 +52,7 @@ def demo(
         from scheduler.pipeline import after_crawl
 
         out["after"] = after_crawl(cfg, result.run_id)
-    package = (out["after"].get("seal") or {}).get("package")
+    package = (out["after"].get("seal") or {}).get("path")
     if package:
         from archive.package import verify_package
 
@@ -63,7 +69,7 @@ def demo(
             console.print(f"  WARC {w}")
         qa = out["after"].get("qa") or {}
         if qa:
-            console.print(f"replay check: {'ok' if qa.get('ok') else 'FAILED'} "
+            console.print(f"replay check: {'passed' if qa.get('passed') else 'FAILED'} "
                           f"({qa.get('pages')} pages, {qa.get('failed')} failed) {qa.get('report', '')}")
         if package:
             v = out["verify"]

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "bewaar.cli.packages",
     "bewaar.cli.chat",
     "bewaar.cli.replay",
+    "bewaar.cli.demo",
 ]
 
 app = typer.Typer(

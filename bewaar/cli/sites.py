@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import typer
@@ -11,7 +10,6 @@ from sqlalchemy import select
 
 from archive.db import session_scope
 from archive.models import Site
-from archive.urls import normalise_seed
 from bewaar.cli.common import console, fail, print_json, settings
 
 site_app = typer.Typer(help="Register and list the sites to archive.", no_args_is_help=True)
@@ -53,49 +51,19 @@ def add(
 
         bewaar site add justid --seed https://www.justid.nl/ --exclude '/zoeken' --max-pages 5000
     """
-    if robots not in ("obey", "ignore"):
-        raise fail(f"--robots must be 'obey' or 'ignore', not {robots!r}")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
-        raise fail(f"site name {name!r}: use letters, digits, '.', '_' or '-'")
-    seeds = []
-    for s in seed:
-        try:
-            seeds.append(normalise_seed(s))
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-    for pattern in (include or []) + (exclude or []):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise fail(f"bad pattern {pattern!r}: {exc}") from None
-    if schedule is not None:
-        from scheduler.cron import ScheduleError, parse_cron
+    from archive.errors import BewaarError
+    from bewaar.web.records import create_site
+    from scheduler.audit import cli_actor
 
-        try:
-            parse_cron(schedule)
-        except ScheduleError as exc:
-            raise fail(str(exc)) from None
-    with session_scope(settings()) as db:
-        if db.scalar(select(Site).where(Site.name == name)):
-            raise fail(f"a site named {name!r} exists already")
-        site = Site(
-            name=name,
-            seeds=seeds,
-            include=include or [],
-            exclude=exclude or [],
-            max_pages=max_pages,
-            max_depth=max_depth,
-            robots=robots,
-            category=category,
-        )
-        db.add(site)
-        db.flush()
-        if schedule is not None:
-            from scheduler.audit import cli_actor
-            from scheduler.schedules import set_schedule
-
-            set_schedule(db, "crawl", name, schedule, actor=cli_actor())
-        data = site_to_dict(site)
+    fields = {"name": name, "seeds": seed, "include": include or [], "exclude": exclude or [],
+              "max_pages": max_pages, "max_depth": max_depth, "robots": robots,
+              "category": category, "schedule": schedule}
+    try:
+        with session_scope(settings()) as db:
+            data = site_to_dict(create_site(db, fields, actor=cli_actor()))
+    except BewaarError as exc:  # bad input: nothing was stored
+        raise fail(str(exc)) from None
+    seeds = data["seeds"]
     if json_out:
         print_json(data)
     else:
