@@ -109,7 +109,7 @@ class S3Storage:
             body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         except Exception as exc:
             raise StorageError(f"cannot read {key} from {self.url}: {type(exc).__name__}") from None
-        return body  # type: ignore[no-any-return]
+        return body
 
     def exists(self, key: str) -> bool:
         try:

@@ -299,7 +299,7 @@ def _commit(settings: Settings, source_id: int, export_id: int, commit: dict[str
             room.first_event_id = room.first_event_id or r["first"]
             room.last_event_id = r["last"] or room.last_event_id
             room.updated_at = now
-            db.bulk_insert_mappings(ChatSeenEvent, [  # type: ignore[arg-type]
+            db.bulk_insert_mappings(ChatSeenEvent, [
                 {"room_pk": room.id, "event_key": k, "export_id": export_id} for k in r["keys"]])
         row = db.get(ChatExport, export_id)
         assert row is not None

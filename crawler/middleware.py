@@ -48,7 +48,7 @@ class RetryAfterMiddleware:
         retry.meta.pop("bewaar_retry_after", None)
         return retry
 
-    def _handler(self):  # type: ignore[no-untyped-def]
+    def _handler(self):
         from crawler.handler import WireDownloadHandler
 
         engine = self.crawler.engine

@@ -261,7 +261,7 @@ class WarcRecorder:
         sched = getattr(engine, "scheduler", None) if engine is not None else None
         if sched is not None:
             try:
-                queue = len(sched)  # type: ignore[arg-type]
+                queue = len(sched)
             except (TypeError, AttributeError):
                 queue = 0
         self.queue_size = queue

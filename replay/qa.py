@@ -272,7 +272,7 @@ def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     t.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    return box["value"]
 
 
 def _sync_site_runs(settings: Settings, run: CrawlRun) -> None:

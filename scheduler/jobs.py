@@ -146,7 +146,7 @@ def tracked(kind: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
 @tracked("crawl")
 def crawl_site(ctx: JobContext, name: str, resume_run_id: int | None = None) -> dict[str, Any]:
     """Crawl a registered site (or resume an interrupted run of it), then index, QA and seal."""
-    from crawler import run_crawl  # type: ignore[attr-defined]
+    from crawler import run_crawl
     from scheduler.pipeline import after_crawl
 
     def progress(p: Any) -> None:
@@ -175,7 +175,7 @@ def crawl_site(ctx: JobContext, name: str, resume_run_id: int | None = None) -> 
 @tracked("chat")
 def export_chat(ctx: JobContext, name: str) -> dict[str, Any]:
     """Export a chat source incrementally into a sealed package."""
-    from chat_archiver import export_source  # type: ignore[attr-defined]
+    from chat_archiver import export_source
 
     result = export_source(ctx.settings, name)
     return {

@@ -29,7 +29,7 @@ def warc_date(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def digest_label(h: hashlib._Hash) -> str:  # type: ignore[name-defined]
+def digest_label(h: hashlib._Hash) -> str:
     return f"{DIGEST_ALGORITHM}:{base64.b32encode(h.digest()).decode('ascii')}"
 
 

@@ -187,7 +187,7 @@ def list_sources(
         table.add_row(str(d["name"]), str(d["user"]), str(d["homeserver"]),
                       "all joined" if d["all_joined"] else str(len(d["rooms"])),  # type: ignore[arg-type]
                       str(d["events_archived"]),
-                      "" if not last else f"{last['status']} {last['started_at']:%Y-%m-%d %H:%M}")  # type: ignore[index]
+                      "" if not last else f"{last['status']} {last['started_at']:%Y-%m-%d %H:%M}")
     console.print(table)
 
 

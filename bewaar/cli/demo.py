@@ -24,10 +24,9 @@ def demo(
 
         bewaar demo && bewaar replay serve
     """
+    from archive.package.selectielijst import all_categories, load_into_db
     from bewaar.cli.crawl import crawl_progress
     from crawler import run_crawl
-
-    from archive.package.selectielijst import all_categories, load_into_db
 
     cfg = settings()
     out: dict[str, Any] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -15,7 +15,7 @@ from bewaar.cli.common import console, fail, print_json, settings
 site_app = typer.Typer(help="Register and list the sites to archive.", no_args_is_help=True)
 
 
-def site_to_dict(site: Site) -> dict[str, object]:
+def site_to_dict(site: Site) -> dict[str, Any]:
     return {
         "id": site.id,
         "name": site.name,
@@ -63,11 +63,11 @@ def add(
             data = site_to_dict(create_site(db, fields, actor=cli_actor()))
     except BewaarError as exc:  # bad input: nothing was stored
         raise fail(str(exc)) from None
-    seeds = data["seeds"]
     if json_out:
         print_json(data)
     else:
-        console.print(f"site [bold]{name}[/] registered (id {data['id']}), seeds: {', '.join(seeds)}")
+        seeds = ", ".join(str(s) for s in data["seeds"])
+        console.print(f"site [bold]{name}[/] registered (id {data['id']}), seeds: {seeds}")
 
 
 @site_app.command("list")
@@ -87,8 +87,8 @@ def list_sites(
         return
     table = Table("name", "seeds", "scope", "robots", "category")
     for s in sites:
-        scope = " ".join([f"+{p}" for p in s["include"]] + [f"-{p}" for p in s["exclude"]])  # type: ignore[attr-defined]
-        table.add_row(str(s["name"]), "\n".join(s["seeds"]), scope, str(s["robots"]), str(s["category"] or ""))  # type: ignore[arg-type]
+        scope = " ".join([f"+{p}" for p in s["include"]] + [f"-{p}" for p in s["exclude"]])
+        table.add_row(str(s["name"]), "\n".join(s["seeds"]), scope, str(s["robots"]), str(s["category"] or ""))
     console.print(table)
 
 

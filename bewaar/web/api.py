@@ -215,7 +215,7 @@ def chains(_: Principal = Depends(require(*AUDITOR, *RECORDS)),
 
 def verify(db: Session, package_id: str, actor: str) -> dict[str, Any]:
     """Run the package verifier and audit the outcome."""
-    from archive.package import verify_package  # type: ignore[attr-defined]
+    from archive.package import verify_package
 
     pkg = records.package(db, package_id)
     report = verify_package(Path(pkg["path"]))
