@@ -169,6 +169,8 @@ def test_crash_leaves_a_repairable_open_file(tmp_path: Path, cut: int) -> None:
     cut = last.length - 1 if cut == -1 else cut  # all but the first byte of the last record
     with open(open_path, "r+b") as fh:  # a crash in the middle of the last record
         fh.truncate(size - cut)
+    w._fh.close()  # type: ignore[union-attr]  # the dead process's files
+    w._index.close()  # type: ignore[union-attr]
     [res] = repair_open_files(tmp_path / "warcs", tmp_path / "idx")
     assert res.status == "repaired" and res.path.name.endswith(".warc.gz")
     assert res.records == 10  # warcinfo + 4 whole pairs + the last request; the cut response dropped

@@ -184,13 +184,18 @@ def informatieobject_xml(
 
 
 _local = threading.local()
+_schema_build = threading.Lock()
 
 
 def schema() -> etree.XMLSchema:
-    """The MDTO schema, one instance per thread (validators keep per-run state)."""
+    """The MDTO schema, one instance per thread (validators keep per-run state).
+
+    libxml2 cannot parse schemas in several threads at once (it then reports a valid XSD as
+    "not valid XML Schema"), so instances are built one at a time."""
     xsd: etree.XMLSchema | None = getattr(_local, "schema", None)
     if xsd is None:
-        xsd = _local.schema = etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
+        with _schema_build:
+            xsd = _local.schema = etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
     return xsd
 
 
