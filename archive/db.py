@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.errors import SettingsError
 from archive.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -43,6 +44,8 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -51,6 +54,8 @@ def alembic_config(url: str) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the database to every migration head."""
+    from alembic import command
+
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -60,8 +65,9 @@ def migrate(engine: Engine) -> None:
 _factories: dict[str, sessionmaker[Session]] = {}
 
 
-def open_db(settings: Settings) -> sessionmaker[Session]:
-    """Return a session factory for the settings' database, migrated to the latest schema."""
+def open_db(settings: Settings, *, migrate_schema: bool = True) -> sessionmaker[Session]:
+    """Return a session factory for the settings' database, migrated to the latest schema
+    (``migrate_schema=False`` for a child process whose parent migrated it already)."""
     url = settings.db_url
     if url in _factories:
         return _factories[url]
@@ -72,7 +78,8 @@ def open_db(settings: Settings) -> sessionmaker[Session]:
         except OSError as exc:
             raise SettingsError(f"cannot create {db_path.parent}: {exc.strerror}") from None
     engine = make_engine(url)
-    migrate(engine)
+    if migrate_schema:
+        migrate(engine)
     factory = sessionmaker(engine, expire_on_commit=False)
     _factories[url] = factory
     return factory

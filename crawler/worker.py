@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from scrapy.crawler import CrawlerProcess
 
+from archive.db import open_db
 from archive.settings import Settings
 from crawler.job import CrawlJob, decode_job
 from crawler.scope import Scope
@@ -124,20 +125,9 @@ def run(job: CrawlJob, settings: Settings) -> dict[str, Any]:
             "skipped_by_reason": rec.skipped_by_reason, "failed": rec.error_list[:200]}
 
 
-def _use_database_as_is(settings: Settings) -> None:
-    """The parent process migrated the database already: skip Alembic here (a second of start)."""
-    from sqlalchemy.orm import sessionmaker
-
-    from archive import db
-
-    db._factories.setdefault(
-        settings.db_url, sessionmaker(db.make_engine(settings.db_url), expire_on_commit=False)
-    )
-
-
 def main() -> None:
     job, settings = decode_job(sys.stdin.buffer.read())
-    _use_database_as_is(settings)
+    open_db(settings, migrate_schema=False)  # the parent migrated it: skip Alembic here
     logging.getLogger("scrapy").propagate = True
     try:
         result = run(job, settings)

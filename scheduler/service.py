@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -136,6 +137,10 @@ class Service:
             timezone=TIMEZONE,
         )
         self.recovered: list[dict[str, Any]] = []
+        # APScheduler's shutdown holds its job-store lock while it waits for running jobs, so
+        # a ``maintain`` that reaches for that lock during shutdown would wait forever. Shutdown
+        # therefore first stops maintenance: it takes this lock, which ``maintain`` only tries.
+        self._maintaining = threading.Lock()
 
     # Life cycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -151,8 +156,9 @@ class Service:
         log.info("scheduler started as %s", self.owner)
 
     def shutdown(self, wait: bool = True) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=wait)
+        with self._maintaining:  # waits for a maintenance pass in progress; no new one starts
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=wait)
         locks.LIVE_OWNERS.discard(self.owner)
 
     @property
@@ -173,16 +179,22 @@ class Service:
     def maintain(self) -> None:
         """Sync schedules, recover runs of dead processes, forget old claims; wake the loop so
         jobs another process added to the shared store are seen."""
+        if not self._maintaining.acquire(blocking=False):
+            return  # shutting down (or a pass is still running)
         try:
+            if not self.scheduler.running:
+                return
             self.sync()
             self.recover()
             with self.sessions() as db:
                 old = utcnow() - timedelta(days=7)
                 db.execute(delete(JobClaim).where(JobClaim.claimed_at < old))
                 db.commit()
+            self.scheduler.wakeup()
         except Exception:
             log.exception("scheduler maintenance failed")
-        self.scheduler.wakeup()
+        finally:
+            self._maintaining.release()
 
     def recover(self) -> list[dict[str, Any]]:
         return recovery.recover(self.sessions, self.owner, self.lock_ttl, self._enqueue_retry)
