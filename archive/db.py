@@ -6,12 +6,14 @@ a session factory. SQLite gets WAL and foreign keys; PostgreSQL is used as it is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.errors import SettingsError
@@ -52,8 +54,34 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*(.+)$", re.M)
+
+
+def script_heads() -> set[str]:
+    """The head revisions of the shipped migrations, read from the files without Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for key, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            names = set(re.findall(r"['\"]([^'\"]+)['\"]", value))
+            (parents if key == "down_revision" else revisions).update(names)
+    return revisions - parents
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at every head already (a quick check before Alembic)."""
+    try:
+        with engine.connect() as conn:
+            stamped = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    except SQLAlchemyError:
+        return False
+    return stamped == script_heads()
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade the database to every migration head."""
+    if is_current(engine):
+        return
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
