@@ -16,6 +16,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 from urllib.parse import urlparse
 
 from archive.errors import SettingsError, StorageError
+from archive.files import atomic_file
 
 
 @runtime_checkable
@@ -50,12 +51,8 @@ class LocalStorage:
         if local.resolve() == target:
             return str(target)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".part")
-            shutil.copyfile(local, tmp)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            with open(local, "rb") as src, atomic_file(target) as out:
+                shutil.copyfileobj(src, out, 1 << 20)
         except OSError as exc:
             raise StorageError(f"cannot store {key}: {exc.strerror}") from None
         return str(target)

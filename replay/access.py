@@ -151,9 +151,10 @@ def acl_lines(rules: list[Rule]) -> list[str]:
 
 def write_acl(settings: Settings) -> Path:
     """Write the active rules to ``collections_dir/access-rules.aclj`` (temp name, rename)."""
-    from replay.collections import ACL_NAME, _write_atomic
+    from archive.files import write_atomic
+    from replay.collections import ACL_NAME
 
     path = settings.collections_dir / ACL_NAME
     lines = acl_lines(list_rules(settings))
-    _write_atomic(path, "".join(line + "\n" for line in lines).encode())
+    write_atomic(path, "".join(line + "\n" for line in lines).encode())
     return path

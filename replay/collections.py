@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from archive.db import session_scope
 from archive.errors import BewaarError, NotFoundError
+from archive.files import atomic_file, write_atomic
 from archive.models import CollectionRun, CrawlRun, Site, WarcFile
 from archive.settings import Settings
 
@@ -83,20 +84,6 @@ def sha256_file(path: Path) -> str:
             h.update(chunk)
     return h.hexdigest()
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def load_run(db: Session, run_id: int) -> CrawlRun:
@@ -207,20 +194,11 @@ def add_run_to_collection(settings: Settings, run_id: int) -> Path:
                 if _link(path, archive_dir / wf.filename):
                     made.append(archive_dir / wf.filename)
             lines = 0
-            fd, tmp_index = tempfile.mkstemp(dir=index.parent, prefix=".index.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    inputs = ([index] if index.exists() else []) + sources
-                    for line in _merged_lines(inputs):
-                        out.write(line)
-                        lines += 1
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp_index, index)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_index)
-                raise
+            inputs = ([index] if index.exists() else []) + sources
+            with atomic_file(index) as out:
+                for line in _merged_lines(inputs):
+                    out.write(line)
+                    lines += 1
         except BaseException:
             for p in made:
                 with contextlib.suppress(OSError):
@@ -305,5 +283,5 @@ def write_config(settings: Settings, *, target: Path | None = None, access: bool
     }
     path = target or root / CONFIG_NAME
     # JSON is YAML: no YAML writer needed.
-    _write_atomic(path, (json.dumps(config, indent=2) + "\n").encode())
+    write_atomic(path, (json.dumps(config, indent=2) + "\n").encode())
     return path

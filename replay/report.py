@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from archive.files import write_atomic
 
 if TYPE_CHECKING:
     from replay.qa import PageResult, QAResult
@@ -79,10 +79,4 @@ def render_report(qa: QAResult, started: datetime) -> str:
 
 def write_report(qa: QAResult, started: datetime) -> None:
     path = qa.report_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".qa-report.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(render_report(qa, started))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, render_report(qa, started).encode("utf-8"))

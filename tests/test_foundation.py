@@ -83,3 +83,16 @@ def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
     diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name == "apscheduler_jobs")
             and not (d[0] == "remove_index" and d[1].table.name == "apscheduler_jobs")]
     assert diff == []
+
+
+def test_atomic_file_leaves_nothing_half_written(tmp_path: Path) -> None:
+    from archive.files import atomic_file, write_atomic
+
+    target = tmp_path / "sub" / "report.html"
+    write_atomic(target, b"first", mode=0o600)
+    assert target.read_bytes() == b"first" and (target.stat().st_mode & 0o777) == 0o600
+    with pytest.raises(RuntimeError), atomic_file(target) as fh:
+        fh.write(b"half of the sec")
+        raise RuntimeError("disk full")
+    assert target.read_bytes() == b"first"  # the finished file is untouched
+    assert [p.name for p in target.parent.iterdir()] == ["report.html"]  # no temporary left

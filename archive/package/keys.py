@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from archive.errors import SettingsError
+from archive.files import write_atomic
 from archive.settings import Settings
 
 SealKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -48,13 +49,7 @@ def local_paths(settings: Settings) -> KeyPaths:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=0o600)
 
 
 def init_keys(settings: Settings, *, force: bool = False) -> KeyPaths:

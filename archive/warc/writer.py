@@ -24,6 +24,7 @@ from surt import surt
 
 from archive import SOFTWARE
 from archive.errors import StorageError
+from archive.files import write_atomic
 from archive.warc.http import iter_entity, parse_head
 from archive.warc.records import (
     CONFORMS_TO,
@@ -91,12 +92,7 @@ def sort_index(open_path: Path, final_path: Path) -> str:
     lines = open_path.read_bytes().splitlines(keepends=True)
     lines.sort()
     data = b"".join(lines)
-    tmp = final_path.with_name(final_path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final_path)
+    write_atomic(final_path, data)
     open_path.unlink(missing_ok=True)
     return hashlib.sha256(data).hexdigest()
 
