@@ -62,6 +62,17 @@ def owner_dead(owner: str, last_seen: datetime | None, ttl: float) -> bool:
     return utcnow() - as_utc(last_seen) > timedelta(seconds=ttl)
 
 
+def insert_once(db: Session, row: object) -> bool:
+    """Insert ``row`` and commit; False when a unique key says another process was first."""
+    db.add(row)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        return False
+    return True
+
+
 def acquire(sessions: sessionmaker[Session], name: str, owner: str, ttl: float) -> bool:
     """Take lock ``name`` for ``owner`` unless someone holds it. Not re-entrant."""
     now = utcnow()
@@ -76,13 +87,8 @@ def acquire(sessions: sessionmaker[Session], name: str, owner: str, ttl: float) 
             db.commit()
             return True
         db.rollback()
-        db.add(ServiceLock(name=name, owner=owner, acquired_at=now, expires_at=expires))
-        try:
-            db.commit()
-        except IntegrityError:
-            db.rollback()
-            return False
-        return True
+        return insert_once(db, ServiceLock(name=name, owner=owner, acquired_at=now,
+                                           expires_at=expires))
 
 
 def holder(sessions: sessionmaker[Session], name: str) -> str | None:

@@ -24,7 +24,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine, delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.db import open_db
@@ -69,14 +68,8 @@ class ClaimingExecutor(ThreadPoolExecutor):
 
     def _claim(self, job_id_: str, run_time: datetime) -> bool:
         with self.runtime.sessions() as db:
-            db.add(JobClaim(job_id=job_id_, run_time=_claim_key(run_time),
-                            owner=self.runtime.owner))
-            try:
-                db.commit()
-            except IntegrityError:
-                db.rollback()
-                return False
-        return True
+            return locks.insert_once(db, JobClaim(job_id=job_id_, run_time=_claim_key(run_time),
+                                                  owner=self.runtime.owner))
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         claimed = [t for t in run_times if self._claim(job.id, t)]
