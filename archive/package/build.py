@@ -10,10 +10,11 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -56,15 +57,30 @@ class PackageResult:
     timestamped: bool
 
 
+_BAD_IN_NAME = re.compile(r"[\r\n\0%\\]|(?:^|/)\.{0,2}(?:/|$)")
+
+
 def _check_relpath(relpath: str) -> str:
-    p = PurePosixPath(relpath)
-    if (not relpath or p.is_absolute() or ".." in p.parts or "\\" in relpath
-            or any(c in relpath for c in "\r\n\0%") or str(p) != relpath):
+    """A relative POSIX path with no empty, '.' or '..' segment and no CR, LF, NUL, '%' or
+    backslash (string checks: this runs once per file)."""
+    if not relpath or relpath[0] == "/" or _BAD_IN_NAME.search(relpath):
         raise PackageError(f"bad file name in package: {relpath!r} (relative, no '..', "
                            "no '%', CR or LF)")
     if relpath.endswith(".mdto.xml"):
         raise PackageError(f"file name {relpath!r} is reserved for MDTO sidecars")
     return relpath
+
+
+def _source_size(source: Path | bytes) -> int:
+    if not isinstance(source, Path):
+        return len(source)
+    try:
+        st = source.stat()
+    except OSError as exc:
+        raise PackageError(f"cannot package {source}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise PackageError(f"cannot package {source}: not a file")
+    return st.st_size
 
 
 def new_package_id(source_name: str, now: datetime) -> str:
@@ -187,34 +203,40 @@ def _build(
     relpaths: list[str] = []
     seen: set[str] = set()
 
-    def jobs() -> Iterator[tuple[object, ...]]:
+    def jobs() -> Iterator[tuple[str, PackageInput, int]]:
         for item in files:
             rel = _check_relpath(item.relpath)
             if rel in seen:
                 raise PackageError(f"file {rel!r} given twice")
-            if isinstance(item.source, Path) and not item.source.is_file():
-                raise PackageError(f"cannot package {item.source}: not a file")
+            size = _source_size(item.source)
             seen.add(rel)
             relpaths.append(rel)
-            yield (rel, item.source, item.mime, item.link)
+            yield rel, item, size
 
-    def copy_one(rel: str, source: Path | bytes, mime: str | None,
-                 link: bool) -> list[bag.Entry]:
-        if link and isinstance(source, Path):
-            digest, size = bag.link_hashed(source, data / rel)
-        else:
-            digest, size = bag.copy_hashed(source, data / rel)
-        sidecar = mdto.bestand_xml(package_id=package_id, relpath=rel, size=size, sha512=digest,
-                                   checked_at=datetime.now(UTC), object_name=title, mime=mime)
-        sc_digest, sc_size = bag.copy_hashed(sidecar, data / f"{rel}.bestand.mdto.xml")
-        return [bag.Entry(f"data/{rel}", digest, size),
-                bag.Entry(f"data/{rel}.bestand.mdto.xml", sc_digest, sc_size)]
+    data_dir = str(data)
+
+    def copy_batch(batch: list[tuple[str, PackageInput, int]]) -> list[bag.Entry]:
+        checked_at = mdto.xml_datetime(datetime.now(UTC))
+        out: list[bag.Entry] = []
+        for rel, item, _size in batch:
+            source, target = item.source, f"{data_dir}/{rel}"
+            if item.link and isinstance(source, Path):
+                digest, size = bag.link_hashed(source, target)
+            else:
+                digest, size = bag.copy_hashed(source, target)
+            sidecar = mdto.bestand_xml(package_id=package_id, relpath=rel, size=size,
+                                       sha512=digest, checked_at=checked_at, object_name=title,
+                                       mime=item.mime)
+            sc_digest, sc_size = bag.copy_hashed(sidecar, f"{target}{mdto.SIDECAR}")
+            out.append(bag.Entry(f"data/{rel}", digest, size))
+            out.append(bag.Entry(f"data/{rel}{mdto.SIDECAR}", sc_digest, sc_size))
+        return out
 
     def done(entries: list[bag.Entry]) -> None:
         if progress:
-            progress(entries[0].size)
+            progress(sum(e.size for e in entries[::2]))
 
-    entries = bag.run_bounded(copy_one, jobs(), on_done=done)
+    entries = bag.run_batched(copy_batch, jobs(), weight=lambda job: job[2], on_done=done)
     if not relpaths:
         raise PackageError("nothing to package: no files given")
     obj = mdto.informatieobject_xml(

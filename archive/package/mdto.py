@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -15,6 +16,7 @@ from archive.package.selectielijst import WAARDERING_LABELS, Category, add_durat
 SCHEMA_PATH = Path(__file__).with_name("schema") / "MDTO-XML1.0.1.xsd"
 NS = "https://www.nationaalarchief.nl/mdto"
 ID_SOURCE = "Bewaarplaats"
+SIDECAR = ".bestand.mdto.xml"  # <file>.bestand.mdto.xml describes <file>
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     f'<MDTO xmlns="{NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -92,25 +94,42 @@ def xml_datetime(value: datetime) -> str:
 
 
 def bestand_xml(
-    *, package_id: str, relpath: str, size: int, sha512: str, checked_at: datetime,
+    *, package_id: str, relpath: str, size: int, sha512: str, checked_at: datetime | str,
     object_name: str, mime: str | None = None,
 ) -> bytes:
-    fmt = file_format(relpath, mime)
+    """The sidecar of one file (``checked_at`` may be given preformatted: this runs per file)."""
+    name = relpath.rsplit("/", 1)[-1]
+    when = checked_at if isinstance(checked_at, str) else xml_datetime(checked_at)
     body = (
         "<bestand>"
         + _ident("identificatie", f"{package_id}/{relpath}")
-        + _t("naam", relpath.rsplit("/", 1)[-1])
+        + _t("naam", name)
         + _t("omvang", str(size))
-        + _begrip("bestandsformaat", fmt.label, fmt.code, fmt.vocabulary)
-        + "<checksum>"
-        + _begrip("checksumAlgoritme", "SHA-512", None, "Begrippenlijst ChecksumAlgoritme MDTO")
+        + _format_xml(name[name.find("."):] if "." in name else "", mime)
+        + _CHECKSUM_HEAD
         + _t("checksumWaarde", sha512)
-        + _t("checksumDatum", xml_datetime(checked_at))
+        + _t("checksumDatum", when)
         + "</checksum>"
-        + _verwijzing("isRepresentatieVan", object_name, package_id)
+        + _representatie_van(object_name, package_id)
         + "</bestand>"
     )
     return (HEAD + body + "\n</MDTO>\n").encode("utf-8")
+
+
+_CHECKSUM_HEAD = "<checksum>" + _begrip(
+    "checksumAlgoritme", "SHA-512", None, "Begrippenlijst ChecksumAlgoritme MDTO")
+
+
+@lru_cache(maxsize=256)
+def _format_xml(suffixes: str, mime: str | None) -> str:
+    """``bestandsformaat`` for a file name ending in ``suffixes`` (all of its dotted parts)."""
+    fmt = file_format(suffixes, mime)
+    return _begrip("bestandsformaat", fmt.label, fmt.code, fmt.vocabulary)
+
+
+@lru_cache(maxsize=16)
+def _representatie_van(object_name: str, package_id: str) -> str:
+    return _verwijzing("isRepresentatieVan", object_name, package_id)
 
 
 def informatieobject_xml(

@@ -10,6 +10,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from archive.package.chain import check_link, is_package
 from archive.package.cms import CmsError, load_pem_certs, verify_path, verify_signed_data
 from archive.package.rfc3161 import TIME_STAMPING, TimestampError, parse_response
 
-SIDECAR = ".bestand.mdto.xml"
+SIDECAR = mdto.SIDECAR
 
 
 class NotAPackageError(BewaarError):
@@ -147,16 +148,16 @@ def _check_bag(root: Path, report: VerifyReport) -> dict[str, str]:
     for line in bad:
         report.add("bag/manifest-sha512.txt", "unreadable line", found=line[:80])
     present: set[str] = set()
-    data = b / "data"
-    for dirpath, _dirs, names in os.walk(data):
-        for name in names:
-            present.add((Path(dirpath) / name).relative_to(b).as_posix())
+    prefix = len(str(b)) + 1
+    for dirpath, _dirs, names in os.walk(b / "data"):
+        rel_dir = dirpath[prefix:].replace(os.sep, "/")
+        present.update(f"{rel_dir}/{name}" for name in names)
     for rel in sorted(present - set(entries)):
         report.add(f"bag/{rel}", "file not listed in the manifest (added?)")
     missing = sorted(set(entries) - present)
     for rel in missing:
         report.add(f"bag/{rel}", "file listed in the manifest is missing", entries[rel])
-    checks = bag.run_bounded(_inspect_file, ((b, r) for r in sorted(present)))
+    checks = bag.run_batched(partial(_inspect_files, b), sorted(present))
     sizes: dict[str, int] = {}
     for c in checks:
         if c.relpath not in entries:
@@ -185,18 +186,24 @@ class _FileCheck:
     error: str | None = None
 
 
-def _inspect_file(b: Path, rel: str) -> list[_FileCheck]:
-    """Hash one file; for an MDTO sidecar also validate it, from the same single read."""
-    path = b / rel
-    try:
-        if rel.endswith(".mdto.xml"):
-            raw = path.read_bytes()
-            problems, fields = mdto.inspect(raw)
-            return [_FileCheck(rel, hashlib.sha512(raw).hexdigest(), len(raw), problems, fields)]
-        digest, size = bag.hash_file(path)
-    except OSError as exc:
-        return [_FileCheck(rel, None, 0, error=exc.strerror)]
-    return [_FileCheck(rel, digest, size)]
+def _inspect_files(b: Path, rels: list[str]) -> list[_FileCheck]:
+    """Hash each file; for an MDTO sidecar also validate it, from the same single read."""
+    out = []
+    for rel in rels:
+        path = b / rel
+        try:
+            if rel.endswith(".mdto.xml"):
+                raw = path.read_bytes()
+                problems, fields = mdto.inspect(raw)
+                out.append(_FileCheck(rel, hashlib.sha512(raw).hexdigest(), len(raw), problems,
+                                      fields))
+                continue
+            digest, size = bag.hash_file(path)
+        except OSError as exc:
+            out.append(_FileCheck(rel, None, 0, error=exc.strerror))
+            continue
+        out.append(_FileCheck(rel, digest, size))
+    return out
 
 
 def _check_mdto(checks: list[_FileCheck], present: set[str], entries: dict[str, str],
