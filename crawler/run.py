@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,10 +25,8 @@ from archive.errors import BewaarError, NotFoundError, StorageError
 from archive.models import Capture, CrawlRun, Site, WarcFile
 from archive.settings import Settings
 from archive.urls import normalise_seed
-from archive.warc.repair import repair_open_files
+from crawler import prestart
 from crawler.job import CrawlJob, encode_job
-
-WORKER = [sys.executable, "-m", "crawler.worker"]
 
 
 @dataclass
@@ -176,6 +171,8 @@ def _alive(pid: int) -> bool:
 
 def repair_run(settings: Settings, job: CrawlJob) -> int:
     """Repair the run's .open WARCs, register them, drop captures their repair cut off."""
+    from archive.warc.repair import repair_open_files  # only after a crash: keep start-up light
+
     if not job.warc_dir.is_dir():
         return 0
     results = repair_open_files(job.warc_dir, job.index_dir)
@@ -211,30 +208,22 @@ def run_crawl(
 ) -> CrawlResult:
     """Crawl in a worker process; return when the run has ended (finished or interrupted)."""
     _check_writable(settings)
-    # Start the worker first: it imports Scrapy while this process prepares the run.
-    errlog = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed into the run folder below
-        dir=settings.runs_dir, prefix=".worker-", suffix=".log", delete=False)
-    proc = subprocess.Popen(WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=errlog, cwd=str(Path.cwd()))
-    assert proc.stdin is not None and proc.stdout is not None
+    proc = prestart.take()  # it imports Scrapy while this process prepares the run
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
         job = _prepare(settings, site_name, urls, resume_run_id, patch_run_id)
         if job.resume:
             repair_run(settings, job)
         run_dir = settings.runs_dir / str(job.run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(errlog.name, run_dir / "worker.log")
         with session_scope(settings) as db:
             run = db.get(CrawlRun, job.run_id)
             assert run is not None
             run.pid = proc.pid
     except BaseException:
         proc.kill()
-        proc.wait()
-        errlog.close()
-        Path(errlog.name).unlink(missing_ok=True)
+        prestart.wait_closed(proc)
         raise
-    errlog.close()
     done: dict[str, Any] | None = None
     try:
         proc.stdin.write(encode_job(job, settings))
@@ -265,7 +254,11 @@ def run_crawl(
             read_worker()
         except KeyboardInterrupt:
             proc.kill()
-    proc.wait()
+    early_stderr = proc.stderr.read()  # what the worker wrote before it opened worker.log
+    prestart.wait_closed(proc)
+    if early_stderr:
+        with open(run_dir / "worker.log", "ab") as log:
+            log.write(early_stderr)
     return _finish(settings, job, done, proc.returncode)
 
 

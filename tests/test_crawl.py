@@ -127,7 +127,23 @@ def test_bad_input_is_a_clear_error(bewaar: Any, tmp_path: Path) -> None:
     unwritable = bewaar("crawl", "http://127.0.0.1:9/", check=False,
                         env={"BEWAAR_HOME": str(ro / "file" / "home")})
     assert unwritable.returncode == 2 and "Traceback" not in unwritable.stderr
+    # `bewaar crawl` starts its worker before it reads its arguments: none may outlive it.
+    assert crawl_workers(str(ro / "file" / "home")) == []
     assert bewaar("crawl", "--help").stdout.count("Example") == 1
+
+
+def crawl_workers(home: str) -> list[int]:
+    """Crawl worker processes started for this BEWAAR_HOME that are still running."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"crawler.worker" in cmdline and f"BEWAAR_HOME={home}".encode() in environ:
+            found.append(int(proc.name))
+    return found
 
 
 def test_unreachable_seed_still_runs(bewaar: Any) -> None:

@@ -1,0 +1,63 @@
+"""The ``bewaar`` command line (typer). Each capability registers its commands from its own
+module; ``bewaar.cli.main`` is the entry point."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from archive.errors import BewaarError
+from bewaar.cli.common import EXIT_UNUSABLE, err_console
+
+# Order as data: each module has ``register(app)`` for these top-level commands. A command
+# line that names one of them imports only its module (``bewaar crawl`` starts faster);
+# ``bewaar --help`` and anything unknown import them all.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "bewaar.cli.sites": ("site",),
+    "bewaar.cli.service": ("serve", "schedule", "user", "token"),
+    "bewaar.cli.crawl": ("crawl", "runs", "run"),
+    "bewaar.cli.packages": ("keys", "seal", "verify", "package", "selectielijst"),
+    "bewaar.cli.chat": ("chat",),
+    "bewaar.cli.replay": ("replay", "export", "fixity"),
+    "bewaar.cli.demo": ("demo",),
+}
+
+app = typer.Typer(
+    name="bewaar",
+    help=(
+        "Bewaarplaats: archive ministry websites and chats as sealed, replayable archives.\n\n"
+        "Everything lives in BEWAAR_HOME (default ./bewaar-data); settings come from "
+        "BEWAAR_HOME/bewaar.toml and BEWAAR_* environment variables.\n\n"
+        "Example: bewaar site add justid --seed https://www.justid.nl/ && bewaar crawl --site justid"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """Always a group of commands, even when only one module is registered."""
+
+
+def register_commands(args: list[str]) -> None:
+    wanted = [m for m, names in COMMAND_MODULES.items() if args and args[0] in names]
+    for name in wanted or COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+def run() -> None:
+    register_commands(sys.argv[1:])
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except BewaarError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(EXIT_UNUSABLE)
