@@ -233,7 +233,6 @@ def test_crash_mid_export_is_redone_without_duplicates(bewaar: Bewaar, world: Wo
     """`bewaar chat export` killed while it runs: the rerun seals everything exactly once."""
     import os
     import signal
-    import time
 
     from tests.conftest import BEWAAR
 
@@ -242,22 +241,30 @@ def test_crash_mid_export_is_redone_without_duplicates(bewaar: Bewaar, world: Wo
     secret = tmp_path / "archief.secret"
     secret.write_text(f"password={ALICE_PW}\n")
     secret.chmod(0o600)
-    add_source(bewaar, world, "crash", "--secret-file", str(secret), "--room", room)
-    proc = subprocess.Popen([*BEWAAR, "chat", "export", "crash", "--page-size", "5"],
-                            env=bewaar.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    staging = bewaar.home / "chat" / "crash"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(staging.glob("staging-*")):
-        time.sleep(0.05)
-    time.sleep(0.3)  # into the pagination
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert not list((bewaar.home / "packages").glob("*/bag")) if (bewaar.home / "packages").exists() else True
-    redo = bewaar("chat", "export", "crash", "--json").json()
-    assert redo["events"] == len(world.oracle(room))
-    assert_exactly_once(world, [room], [Path(redo["package"])])
-    assert not list(staging.glob("staging-*"))
-    assert bewaar("chat", "export", "crash", "--json").json()["package"] is None
+    proxy = _Answers("proxy", world.server.url)
+    proxy.hold_from_page = 2  # the export gets two pages of five events, then waits
+    try:
+        bewaar("chat", "add", "matrix", "crash", "--homeserver", proxy.url, "--user",
+               "@alice:localhost", "--category", "1.1", "--secret-file", str(secret),
+               "--room", room)
+        proc = subprocess.Popen([*BEWAAR, "chat", "export", "crash", "--page-size", "5"],
+                                env=bewaar.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        staging = bewaar.home / "chat" / "crash"
+        assert proxy.holding.wait(60), "the export never reached its third page"
+        os.kill(proc.pid, signal.SIGKILL)  # mid-pagination, for certain
+        proc.wait(timeout=30)
+        assert list(staging.glob("staging-*"))
+        assert_nothing_sealed(bewaar.home)
+        proxy.release.set()
+        proxy.hold_from_page = None
+        redo = bewaar("chat", "export", "crash", "--json").json()
+        assert redo["events"] == len(world.oracle(room))
+        assert_exactly_once(world, [room], [Path(redo["package"])])
+        assert not list(staging.glob("staging-*"))
+        assert bewaar("chat", "export", "crash", "--json").json()["package"] is None
+    finally:
+        proxy.close()
 
 
 def test_crash_after_sealing_is_finished_by_the_next_run(
@@ -290,7 +297,9 @@ def test_crash_after_sealing_is_finished_by_the_next_run(
 
 class _Answers:
     """A loopback HTTP server: 'garbage' answers HTML to everything; 'proxy' forwards to
-    Synapse but breaks one event in /messages answers (a malformed event)."""
+    Synapse but breaks one event in /messages answers (a malformed event). With
+    ``hold_from_page`` set, the proxy holds that /messages page and the ones after it until
+    ``release`` is set, and sets ``holding`` (so a test knows an export is mid-pagination)."""
 
     def __init__(self, mode: str, upstream: str = "") -> None:
         import http.server
@@ -321,9 +330,14 @@ class _Answers:
                         for ev in page.get("chunk", []):
                             if ev.get("content", {}).get("body") == outer.break_body:
                                 del ev["sender"]  # a malformed event
-                        page["chunk"].insert(0, 42) if page.get("chunk") and \
-                            "dir=b" in self.path and "from=" not in self.path else None
+                        if outer.break_body and page.get("chunk") and "dir=b" in self.path \
+                                and "from=" not in self.path:
+                            page["chunk"].insert(0, 42)
                         body = json.dumps(page).encode()
+                        outer.pages += 1
+                        if outer.hold_from_page is not None and outer.pages > outer.hold_from_page:
+                            outer.holding.set()
+                            outer.release.wait(60)
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -333,12 +347,17 @@ class _Answers:
             do_GET = do_POST = do_PUT = _answer
 
         self.break_body = ""
+        self.pages = 0
+        self.hold_from_page: int | None = None
+        self.holding = threading.Event()
+        self.release = threading.Event()
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def close(self) -> None:
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
