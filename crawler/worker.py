@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from scrapy.crawler import CrawlerProcess
 
-from archive.db import open_db
+from archive.db import close_all, open_db
 from archive.settings import Settings
 from crawler.job import CrawlJob, decode_job
 from crawler.scope import Scope
@@ -154,7 +154,7 @@ def main() -> None:
         return
     job, settings = decode_job(raw)
     _stderr_to(settings.runs_dir / str(job.run_id) / "worker.log")
-    db = open_db(settings, migrate_schema=False)  # the parent migrated it: skip Alembic here
+    open_db(settings, migrate_schema=False)  # the parent migrated it: skip Alembic here
     logging.getLogger("scrapy").propagate = True
     try:
         result = run(job, settings)
@@ -163,7 +163,7 @@ def main() -> None:
         result = {"type": "done", "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
-    db.kw["bind"].dispose()
+    close_all()
 
 
 if __name__ == "__main__":

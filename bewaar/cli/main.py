@@ -1,7 +1,8 @@
 """The ``bewaar`` console script (also ``python -m bewaar.cli.main``).
 
 It imports almost nothing itself: for ``bewaar crawl`` it first starts the crawl worker, which
-then imports Scrapy on one core while the command line imports itself on the other.
+then imports Scrapy on one core while the command line imports itself on the other. It exits
+without the interpreter's module teardown (see ``_exit``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,40 @@ def main() -> None:
         prestart()
     from bewaar.cli.app import run
 
-    run()
+    try:
+        run()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    _exit(code)
+
+
+def _exit(code: object) -> None:
+    """Exit as the interpreter would, minus its teardown of every imported module (a quarter
+    of a second with SQLAlchemy, Scrapy and lxml loaded): the command's work is done, its
+    output flushed, its database connections closed and its exit handlers run."""
+    import atexit
+    import logging
+    import os
+    import threading
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    for thread in threading.enumerate():  # as at a normal exit: wait for non-daemon threads
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    if "archive.db" in sys.modules:
+        sys.modules["archive.db"].close_all()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":
