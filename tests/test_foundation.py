@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,7 +75,9 @@ def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
     from alembic.migration import MigrationContext
 
     from archive.db import make_engine, migrate
-    from archive.models import Base
+    from archive.models import Base, load_all
+
+    load_all()
 
     engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
     migrate(engine)
@@ -96,3 +100,17 @@ def test_atomic_file_leaves_nothing_half_written(tmp_path: Path) -> None:
         raise RuntimeError("disk full")
     assert target.read_bytes() == b"first"  # the finished file is untouched
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]  # no temporary left
+
+
+def test_each_model_module_stands_alone() -> None:
+    """Models are imported on first use: each module must bring the tables its foreign keys
+    name, or a process that uses only it cannot write a row."""
+    code = (
+        "import importlib, sys; m = importlib.import_module(sys.argv[1]);"
+        "from archive.models import Base;"
+        "[fk.column for t in Base.metadata.tables.values() for fk in t.foreign_keys]"
+    )
+    for module in ("chat", "package", "replay", "service", "web"):
+        res = subprocess.run([sys.executable, "-c", code, f"archive.models.{module}"],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, f"archive.models.{module}: {res.stderr[-500:]}"

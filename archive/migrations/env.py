@@ -5,8 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from archive.models import Base
+from archive.models import Base, load_all
 
+load_all()
 config = context.config
 target_metadata = Base.metadata
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from archive.models import web  # noqa: F401 - its crawl_runs table is referred to below
 from archive.models.base import Base, utcnow
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from archive.models import web  # noqa: F401 - its crawl_runs table is referred to below
 from archive.models.base import Base, utcnow
 
 
