@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from scrapy.crawler import CrawlerProcess
 
-from archive.db import close_all, open_db
+from archive.db import open_db
+from archive.exit import exit_now
 from archive.settings import Settings
 from crawler.job import CrawlJob, decode_job
 from crawler.scope import Scope
@@ -163,14 +164,8 @@ def main() -> None:
         result = {"type": "done", "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
-    close_all()
 
 
 if __name__ == "__main__":
     main()
-    # Everything is on disk, reported and closed: skip the interpreter's teardown of Scrapy,
-    # Twisted and SQLAlchemy, a quarter of a second the command would otherwise wait for.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    exit_now()  # the command waits for this process: skip the teardown of Scrapy and Twisted

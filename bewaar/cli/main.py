@@ -2,7 +2,7 @@
 
 It imports almost nothing itself: for ``bewaar crawl`` it first starts the crawl worker, which
 then imports Scrapy on one core while the command line imports itself on the other. It exits
-without the interpreter's module teardown (see ``_exit``).
+without the interpreter's module teardown (``archive.exit``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ def main() -> None:
         from crawler.prestart import prestart
 
         prestart()
+    from archive.exit import exit_now
     from bewaar.cli.app import run
 
     try:
@@ -26,40 +27,7 @@ def main() -> None:
         code: object = 0
     except SystemExit as exc:
         code = exc.code
-    _exit(code)
-
-
-def _exit(code: object) -> None:
-    """Exit as the interpreter would, minus its teardown of every imported module (a quarter
-    of a second with SQLAlchemy, Scrapy and lxml loaded): the command's work is done, its
-    output flushed, its database connections closed and its exit handlers run."""
-    import atexit
-    import logging
-    import os
-    import threading
-
-    if code is None:
-        status = 0
-    elif isinstance(code, int):
-        status = code
-    else:
-        print(code, file=sys.stderr)
-        status = 1
-    # The interpreter's own first step at exit: stop thread pools, wait for non-daemon threads.
-    shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is not None:
-        shutdown()
-    else:
-        for thread in threading.enumerate():
-            if thread is not threading.current_thread() and not thread.daemon:
-                thread.join()
-    atexit._run_exitfuncs()
-    if "archive.db" in sys.modules:
-        sys.modules["archive.db"].close_all()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    exit_now(code)
 
 
 if __name__ == "__main__":
