@@ -55,6 +55,7 @@ def _discard() -> None:
 
 
 def wait_closed(proc: subprocess.Popen[bytes]) -> None:
+    """Reap a worker that has exited or been killed, and close our ends of its pipes."""
     proc.wait()
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
         if pipe is not None:
