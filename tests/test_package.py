@@ -216,3 +216,15 @@ def test_many_files_in_new_folders(home: Path) -> None:
     bagit = subprocess.run([str(BIN / "python"), str(BIN / "bagit.py"), "--validate",
                             str(pkg / "bag")], capture_output=True, text=True, timeout=120)
     assert bagit.returncode == 0, bagit.stderr
+
+
+def test_big_files_are_spread_over_the_hashing_threads() -> None:
+    """Files go to the threads in batches (64 small files per job), but a batch ends once it
+    holds 32 MB, so a package of a few big WARCs is still hashed on every core."""
+    from archive.package.bag import _chunks
+
+    sizes = [40 << 20, 40 << 20, 1, 1, 40 << 20] + [1000] * 130
+    batches = list(_chunks(sizes, 64, lambda n: n, 32 << 20))
+    assert batches[:3] == [[40 << 20], [40 << 20], [1, 1, 40 << 20]]
+    assert [len(b) for b in batches[3:]] == [64, 64, 2]
+    assert sum(len(b) for b in batches) == len(sizes)

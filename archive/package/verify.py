@@ -148,7 +148,8 @@ def _check_bag(root: Path, report: VerifyReport) -> dict[str, str]:
     for line in bad:
         report.add("bag/manifest-sha512.txt", "unreadable line", found=line[:80])
     present: set[str] = set()
-    prefix = len(str(b)) + 1
+    bag_dir = str(b)
+    prefix = len(bag_dir) + 1
     for dirpath, _dirs, names in os.walk(b / "data"):
         rel_dir = dirpath[prefix:].replace(os.sep, "/")
         present.update(f"{rel_dir}/{name}" for name in names)
@@ -157,7 +158,8 @@ def _check_bag(root: Path, report: VerifyReport) -> dict[str, str]:
     missing = sorted(set(entries) - present)
     for rel in missing:
         report.add(f"bag/{rel}", "file listed in the manifest is missing", entries[rel])
-    checks = bag.run_batched(partial(_inspect_files, b), sorted(present))
+    checks = bag.run_batched(partial(_inspect_files, b), sorted(present),
+                             weight=lambda rel: _size_or_zero(f"{bag_dir}/{rel}"))
     sizes: dict[str, int] = {}
     for c in checks:
         if c.relpath not in entries:
@@ -184,6 +186,14 @@ class _FileCheck:
     problems: list[str] | None = None  # MDTO sidecars only
     fields: dict[str, str] | None = None
     error: str | None = None
+
+
+def _size_or_zero(path: str) -> int:
+    """For spreading big files over the threads; a file that cannot be read is reported later."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _inspect_files(b: Path, rels: list[str]) -> list[_FileCheck]:
