@@ -28,8 +28,9 @@ from crawler.scope import Scope
 # every listed component, even a switched-off one (RemoteControl alone pulls in aiohttp).
 # Left out on purpose: offsite (scope.py decides), robots.txt (the spider fetches it), retry
 # (crawler.middleware honours Retry-After), meta refresh, cookies, proxy, HTTP auth, cache,
-# http errors (errors are archived too), URL length, depth (scope.py counts depth), telnet,
-# remote control, memory usage, log stats, feed export, spider state.
+# downloader stats, http errors (errors are archived too), URL length, depth (scope.py counts
+# depth), meta copy detection, telnet, remote control, memory usage, log stats, feed export,
+# spider state.
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": 350,
     "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 400,
