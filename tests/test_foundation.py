@@ -114,3 +114,19 @@ def test_each_model_module_stands_alone() -> None:
         res = subprocess.run([sys.executable, "-c", code, f"archive.models.{module}"],
                              capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, f"archive.models.{module}: {res.stderr[-500:]}"
+
+
+def test_command_map_names_what_each_module_registers() -> None:
+    """`bewaar X` imports only the module the map names for X: the map must be exact."""
+    import importlib
+
+    import typer
+
+    from bewaar.cli.app import COMMAND_MODULES
+
+    for module, names in COMMAND_MODULES.items():
+        app = typer.Typer()
+        importlib.import_module(module).register(app)
+        registered = {c.name for c in app.registered_commands} | {
+            g.name for g in app.registered_groups}
+        assert registered == set(names), module

@@ -41,7 +41,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Always a group of commands, even when only one module is registered."""
