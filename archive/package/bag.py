@@ -1,7 +1,8 @@
 """BagIt 1.0 (RFC 8493) writing and reading with single-pass sha512 hashing.
 
-Every payload byte is hashed while it is copied into the bag (no second read). Files are copied
-in a few threads: hashlib and file I/O release the GIL, so two cores hash two files at once.
+Every payload byte is hashed while it is copied into the bag (no second read). Files go to a
+few threads in batches (``run_batched``): hashlib and file I/O release the GIL, so two cores
+hash two files at once, and a batch per thread job keeps the hand-over of the GIL rare.
 """
 
 from __future__ import annotations
