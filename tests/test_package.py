@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -204,8 +207,14 @@ def test_bewaartermijn_dates() -> None:
         add_duration(date(2025, 1, 1), "10 jaar")
 
 
-def test_many_files_in_new_folders(home: Path) -> None:
-    """Threads that copy into folders that do not exist yet must not trip over each other."""
+@pytest.mark.parametrize("fork", [True, False], ids=["processes", "threads"])
+def test_many_files_in_new_folders(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                   fork: bool) -> None:
+    """Worker processes (the command line) or threads (a server) that copy into folders that
+    do not exist yet must not trip over each other."""
+    from archive.package import build, parallel
+
+    monkeypatch.setattr(build, "run_batched", partial(parallel.run_batched, fork=fork))
     s = sealed_settings(home, None)
     files = [PackageInput(f"rooms/r{i % 25:02d}/sub/e{i:04d}.json", b'{"n": %d}\n' % i)
              for i in range(400)]
@@ -221,10 +230,55 @@ def test_many_files_in_new_folders(home: Path) -> None:
 def test_big_files_are_spread_over_the_hashing_threads() -> None:
     """Files go to the threads in batches (64 small files per job), but a batch ends once it
     holds 32 MB, so a package of a few big WARCs is still hashed on every core."""
-    from archive.package.bag import _chunks
+    from archive.package.parallel import _chunks
 
     sizes = [40 << 20, 40 << 20, 1, 1, 40 << 20] + [1000] * 130
     batches = list(_chunks(sizes, 64, lambda n: n, 32 << 20))
     assert batches[:3] == [[40 << 20], [40 << 20], [1, 1, 40 << 20]]
     assert [len(b) for b in batches[3:]] == [64, 64, 2]
     assert sum(len(b) for b in batches) == len(sizes)
+
+
+def _square_in_some_process(batch: list[int]) -> list[tuple[int, int]]:
+    time.sleep(0.002)  # long enough that every process takes some batches
+    return [(n * n, os.getpid()) for n in batch]
+
+
+def test_work_spread_over_processes_comes_back_whole_and_in_order() -> None:
+    from archive.package.parallel import run_batched
+
+    seen: list[int] = []
+    out = run_batched(_square_in_some_process, range(1000), batch=10, fork=True, processes=2,
+                      on_done=lambda res: seen.append(len(res)))
+    assert [sq for sq, _ in out] == [n * n for n in range(1000)]
+    assert len({pid for _, pid in out}) == 2, "the work was not spread over two processes"
+    assert seen == [10] * 100
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every worker process was reaped
+
+
+def test_a_failing_or_dying_worker_fails_the_whole_run() -> None:
+    from archive.package.bag import BagError
+    from archive.package.parallel import WorkerError, run_batched
+
+    parent = os.getpid()
+
+    def broken(batch: list[int]) -> list[int]:
+        if 500 in batch:
+            raise BagError("cannot read item 500")  # in whichever process takes it
+        time.sleep(0.002)
+        return batch
+
+    with pytest.raises(BagError, match="item 500"):
+        run_batched(broken, range(1000), batch=10, fork=True, processes=2)
+
+    def dies(batch: list[int]) -> list[int]:
+        time.sleep(0.002)
+        if os.getpid() != parent:
+            os._exit(3)  # as if killed
+        return batch
+
+    with pytest.raises(WorkerError, match="ended before"):
+        run_batched(dies, range(1000), batch=10, fork=True, processes=2)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

@@ -25,6 +25,7 @@ from archive.package import bag, mdto
 from archive.package.chain import previous_package
 from archive.package.cms import sign_detached
 from archive.package.keys import SealIdentity, load_identity
+from archive.package.parallel import run_batched
 from archive.package.rfc3161 import parse_response, request_timestamp
 from archive.package.selectielijst import Category, find_category
 from archive.settings import Settings
@@ -75,7 +76,7 @@ def _source_size(source: Path | bytes) -> int:
     if not isinstance(source, Path):
         return len(source)
     try:
-        st = source.stat()
+        st = os.stat(source)
     except OSError as exc:
         raise PackageError(f"cannot package {source}: {exc.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
@@ -181,6 +182,9 @@ def build_package(
                          bool(settings.tsa_url))
 
 
+_Copied = tuple[str, str, int, str | None]  # relpath, sha512, size, media type
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -215,28 +219,36 @@ def _build(
 
     data_dir = str(data)
 
-    def copy_batch(batch: list[tuple[str, PackageInput, int]]) -> list[bag.Entry]:
-        checked_at = mdto.xml_datetime(datetime.now(UTC))
-        out: list[bag.Entry] = []
+    def copy_batch(batch: list[tuple[str, PackageInput, int]]) -> list[_Copied]:
+        out: list[_Copied] = []
         for rel, item, _size in batch:
             source, target = item.source, f"{data_dir}/{rel}"
             if item.link and isinstance(source, Path):
                 digest, size = bag.link_hashed(source, target)
             else:
                 digest, size = bag.copy_hashed(source, target)
-            sidecar = mdto.bestand_xml(package_id=package_id, relpath=rel, size=size,
-                                       sha512=digest, checked_at=checked_at, object_name=title,
-                                       mime=item.mime)
-            sc_digest, sc_size = bag.copy_hashed(sidecar, f"{target}{mdto.SIDECAR}")
-            out.append(bag.Entry(f"data/{rel}", digest, size))
-            out.append(bag.Entry(f"data/{rel}{mdto.SIDECAR}", sc_digest, sc_size))
+            out.append((rel, digest, size, item.mime))
         return out
 
-    def done(entries: list[bag.Entry]) -> None:
-        if progress:
-            progress(sum(e.size for e in entries[::2]))
+    entries: list[bag.Entry] = []
 
-    entries = bag.run_batched(copy_batch, jobs(), weight=lambda job: job[2], on_done=done)
+    def write_sidecars(copied: list[_Copied]) -> None:
+        """In this process alone: creating files in one folder from several processes at once
+        makes them wait for each other in the kernel (the folder and the inode table are locked
+        for every new file), while the hashing spreads well."""
+        checked_at = mdto.xml_datetime(datetime.now(UTC))
+        for rel, digest, size, mime in copied:
+            sidecar = mdto.bestand_xml(package_id=package_id, relpath=rel, size=size,
+                                       sha512=digest, checked_at=checked_at, object_name=title,
+                                       mime=mime)
+            sc_digest, sc_size = bag.copy_hashed(sidecar, f"{data_dir}/{rel}{mdto.SIDECAR}")
+            entries.append(bag.Entry(f"data/{rel}", digest, size))
+            entries.append(bag.Entry(f"data/{rel}{mdto.SIDECAR}", sc_digest, sc_size))
+        if progress:
+            progress(sum(c[2] for c in copied))
+
+    with bag.flushing(tmp):
+        run_batched(copy_batch, jobs(), weight=lambda job: job[2], on_done=write_sidecars)
     if not relpaths:
         raise PackageError("nothing to package: no files given")
     obj = mdto.informatieobject_xml(

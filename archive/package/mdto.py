@@ -97,25 +97,22 @@ def bestand_xml(
     *, package_id: str, relpath: str, size: int, sha512: str, checked_at: datetime | str,
     object_name: str, mime: str | None = None,
 ) -> bytes:
-    """The sidecar of one file (``checked_at`` may be given preformatted: this runs per file)."""
+    """The sidecar of one file (``checked_at`` may be given preformatted: this runs per file,
+    so only the file's own parts are escaped and joined here)."""
     name = relpath.rsplit("/", 1)[-1]
     when = checked_at if isinstance(checked_at, str) else xml_datetime(checked_at)
-    body = (
-        "<bestand>"
-        + _ident("identificatie", f"{package_id}/{relpath}")
-        + _t("naam", name)
-        + _t("omvang", str(size))
-        + _format_xml(name[name.find("."):] if "." in name else "", mime)
-        + _CHECKSUM_HEAD
-        + _t("checksumWaarde", sha512)
-        + _t("checksumDatum", when)
-        + "</checksum>"
-        + _representatie_van(object_name, package_id)
-        + "</bestand>"
-    )
-    return (HEAD + body + "\n</MDTO>\n").encode("utf-8")
+    fmt = _format_xml(name[name.find("."):] if "." in name else "", mime)
+    return (
+        f"{HEAD}<bestand><identificatie><identificatieKenmerk>{escape(package_id)}/"
+        f"{escape(relpath)}</identificatieKenmerk>{_SOURCE}</identificatie>"
+        f"<naam>{escape(name)}</naam><omvang>{int(size)}</omvang>{fmt}{_CHECKSUM_HEAD}"
+        f"<checksumWaarde>{escape(sha512)}</checksumWaarde>"
+        f"<checksumDatum>{escape(when)}</checksumDatum></checksum>"
+        f"{_representatie_van(object_name, package_id)}</bestand>\n</MDTO>\n"
+    ).encode()
 
 
+_SOURCE = _t("identificatieBron", ID_SOURCE)
 _CHECKSUM_HEAD = "<checksum>" + _begrip(
     "checksumAlgoritme", "SHA-512", None, "Begrippenlijst ChecksumAlgoritme MDTO")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 
@@ -21,6 +21,7 @@ from archive.package import bag, mdto
 from archive.package.build import SIG_NAME, TSR_NAME
 from archive.package.chain import check_link, is_package
 from archive.package.cms import CmsError, load_pem_certs, verify_path, verify_signed_data
+from archive.package.parallel import run_batched
 from archive.package.rfc3161 import TIME_STAMPING, TimestampError, parse_response
 
 SIDECAR = mdto.SIDECAR
@@ -158,7 +159,7 @@ def _check_bag(root: Path, report: VerifyReport) -> dict[str, str]:
     missing = sorted(set(entries) - present)
     for rel in missing:
         report.add(f"bag/{rel}", "file listed in the manifest is missing", entries[rel])
-    checks = bag.run_batched(partial(_inspect_files, b), sorted(present),
+    checks = run_batched(partial(_inspect_files, bag_dir), sorted(present),
                              weight=lambda rel: _size_or_zero(f"{bag_dir}/{rel}"))
     sizes: dict[str, int] = {}
     for c in checks:
@@ -178,8 +179,9 @@ def _check_bag(root: Path, report: VerifyReport) -> dict[str, str]:
     return info
 
 
-@dataclass
-class _FileCheck:
+class _FileCheck(NamedTuple):
+    """What one worker found about one file (a tuple: cheap to send between processes)."""
+
     relpath: str
     sha512: str | None
     size: int
@@ -196,14 +198,14 @@ def _size_or_zero(path: str) -> int:
         return 0
 
 
-def _inspect_files(b: Path, rels: list[str]) -> list[_FileCheck]:
+def _inspect_files(bag_dir: str, rels: list[str]) -> list[_FileCheck]:
     """Hash each file; for an MDTO sidecar also validate it, from the same single read."""
     out = []
     for rel in rels:
-        path = b / rel
+        path = f"{bag_dir}/{rel}"
         try:
             if rel.endswith(".mdto.xml"):
-                raw = path.read_bytes()
+                raw = bag.read_bytes(path)
                 problems, fields = mdto.inspect(raw)
                 out.append(_FileCheck(rel, hashlib.sha512(raw).hexdigest(), len(raw), problems,
                                       fields))

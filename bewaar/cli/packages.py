@@ -80,9 +80,11 @@ def seal(
     s = settings()
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), console=err_console, transient=True,
-                  disable=json_out or not err_console.is_terminal) as bar:
+                  disable=json_out or not err_console.is_terminal,
+                  auto_refresh=False) as bar:  # no refresh thread: sealing forks workers
         task = bar.add_task(f"sealing run {run_id}", total=None)
-        result = seal_run(s, run_id, progress=lambda n: bar.advance(task, n))
+        result = seal_run(s, run_id, progress=lambda n: bar.update(task, advance=n,
+                                                                   refresh=True))
     data = {"package": str(result.path), "id": result.id, "previous_id": result.previous_id,
             "timestamped": result.timestamped, "tagmanifest_sha512": result.tagmanifest_sha512}
     if json_out:
