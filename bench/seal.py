@@ -5,10 +5,11 @@
 
 Each side runs in its own child process (so peak memory is each side's own), on the same
 source files, in the same run. bagit-python's make_bag moves the files into data/ in place and
-hashes them (its default: one process). "ours (copy)" copies every file into a new bag, hashing
-it on the way, and makes the bag durable (syncfs) before it counts as sealed; "ours (link)" hard-links the files (as seal_run does for closed
-WARCs) and hashes each once; both write MDTO sidecars and sign. Verify: ours checks every
-checksum, every MDTO sidecar against the XSD and the seal; bagit-python validates the bag.
+hashes them (its default: one process). "ours (copy)" copies every file into a new bag,
+hashing it on the way; "ours (link)" hard-links the files (as seal_run does for closed WARCs)
+and hashes each once; both write MDTO sidecars, sign, and make the package durable (syncfs)
+before it counts as sealed, which bagit-python does not. Verify: ours checks every checksum,
+every MDTO sidecar against the XSD and the seal; bagit-python validates the bag.
 
 Each timed part starts after a sync, so no side pays for writing back the others' files. Each
 side runs ``--repeat`` times (default 3) on fresh copies, alternating, and the median run is
