@@ -121,7 +121,8 @@ def _forked(fn: Callable[[list[J]], list[T]], chunks: Iterator[list[J]], n: int,
             ours, theirs = ctx.Pipe()
             pid = os.fork()
             if pid == 0:  # the child: work, answer, and leave without any of the parent's exits
-                ours.close()
+                for other in [ours, *in_flight]:  # so each worker sees its own pipe close
+                    other.close()
                 _child(fn, theirs)
             theirs.close()
             in_flight[ours] = 0
