@@ -267,7 +267,9 @@ def _seal(settings: Settings, source: ChatSource, data_dir: Path, export_uuid: s
           rooms: int, period: tuple[datetime, datetime] | None) -> Any:
     from archive.package import PackageInput, build_package
 
-    files = [PackageInput(p.relative_to(data_dir).as_posix(), p)
+    # The staging files are finished and deleted after the seal: link them into the bag (each
+    # is read once, for its hash) instead of writing every byte a second time.
+    files = [PackageInput(p.relative_to(data_dir).as_posix(), p, link=True)
              for p in sorted(data_dir.rglob("*")) if p.is_file()]
     return build_package(
         settings, source_kind="chat", source_name=source.name,

@@ -146,7 +146,8 @@ class WarcRecorder:
         with session_scope(self.settings) as db:
             db.add(WarcFile(
                 run_id=self.job.run_id, filename=closed.path.name, path=str(closed.path),
-                size=closed.size, sha256=closed.sha256, records=closed.records,
+                size=closed.size, sha256=closed.sha256, sha512=closed.sha512,
+                records=closed.records,
                 cdxj_path=str(closed.cdxj_path) if closed.cdxj_path else None,
                 cdxj_sha256=closed.cdxj_sha256,
             ))

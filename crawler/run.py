@@ -181,7 +181,7 @@ def repair_run(settings: Settings, job: CrawlJob) -> int:
             if r.status != "repaired" or not r.sha256:
                 continue
             db.add(WarcFile(run_id=job.run_id, filename=r.path.name, path=str(r.path),
-                            size=r.size, sha256=r.sha256, records=r.records,
+                            size=r.size, sha256=r.sha256, sha512=r.sha512, records=r.records,
                             cdxj_path=str(r.cdxj_path) if r.cdxj_path else None,
                             cdxj_sha256=r.cdxj_sha256))
         db.flush()

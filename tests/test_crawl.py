@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -88,7 +89,11 @@ def test_crawl_a_registered_site(bewaar: Any, site: NormalSite) -> None:
     assert shown["skipped"]["out-of-scope"] >= 1
     skipped = {s["url"]: s["reason"] for s in shown["skipped_urls"]}
     assert skipped[base + "private/secret.html"] == "robots"
-    assert shown["warc_files"][0]["sha256"] and shown["status"] == "finished"
+    assert shown["status"] == "finished"
+    for f in shown["warc_files"]:  # both digests were computed while the file was written
+        data = Path(f["path"]).read_bytes()
+        assert f["size"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
+        assert f["sha512"] == hashlib.sha512(data).hexdigest()
     listed = bewaar("runs", "--json").json()
     assert [r["id"] for r in listed] == [out["run_id"]]
     # CDXJ written while crawling, sorted, pointing into the WARC

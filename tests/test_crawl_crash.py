@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -64,6 +65,9 @@ def test_kill_9_then_resume(bewaar: Any) -> None:
         assert len(first["warc_files"]) >= 2  # one finished by rotation, one repaired
         check = subprocess.run([WARCIO, "check", *first["warc_files"]], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout
+        for f in bewaar("run", "show", "1", "--json").json()["warc_files"]:
+            # the repaired file is registered with the digests of what it holds after the cut
+            assert f["sha512"] == hashlib.sha512(Path(f["path"]).read_bytes()).hexdigest()
 
         stored = [u for (u,) in _query(db, "select url from captures where run_id = 1 "
                                            "and status is not null")]

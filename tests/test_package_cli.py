@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -54,8 +55,10 @@ def make_run(home: Path, *, category: str | None = "1.1", status: str = "finishe
                                                     http_headers=headers))
             cdxj = s.index_dir / f"{name}.cdxj"
             cdxj.write_text(f'nl,justid)/{n} 20250501090000 {{"url": "https://www.justid.nl/{n}"}}\n')
+            # the crawler records the sha512 it computed while writing; older rows have none
+            sha512 = hashlib.sha512(path.read_bytes()).hexdigest() if n == 0 else None
             db.add(WarcFile(run_id=run.id, filename=name, path=str(path), size=path.stat().st_size,
-                            sha256="0" * 64, records=1, cdxj_path=str(cdxj)))
+                            sha256="0" * 64, sha512=sha512, records=1, cdxj_path=str(cdxj)))
         run_id = run.id
     run_dir = s.runs_dir / str(run_id)
     run_dir.mkdir(parents=True)
@@ -114,6 +117,29 @@ def test_seal_run_and_verify(loaded, home: Path, pki: LocalPKI) -> None:  # type
     assert res.json()["findings"] == [{"path": again.id, "expected": str(again.path),
                                        "found": "absent",
                                        "problem": "package recorded in the database is missing"}]
+
+
+def test_a_warc_changed_after_the_crawl_is_caught(loaded, home: Path) -> None:  # type: ignore[no-untyped-def]
+    """Sealing links a WARC without reading it again, under the digest recorded while it was
+    written: bytes changed since then show in every verification, never under a new seal."""
+    run_id = make_run(home)
+    warc = next(load_settings().warc_dir.glob("*00000-host.warc.gz"))
+    raw = bytearray(warc.read_bytes())
+    written = hashlib.sha512(raw).hexdigest()
+    raw[len(raw) // 2] ^= 0x01  # same size, one bit flipped
+    warc.write_bytes(bytes(raw))
+    loaded("keys", "init")
+    out = loaded("seal", str(run_id), "--json").json()
+    res = loaded("verify", out["package"], "--json", check=False)
+    assert res.returncode == 1
+    rel = f"bag/data/warcs/{warc.name}"
+    [finding] = [f for f in res.json()["findings"] if f["path"] == rel]
+    assert finding["problem"] == "sha512 does not match the manifest"
+    assert (finding["expected"], finding["found"]) == (written, hashlib.sha512(raw).hexdigest())
+    with open(warc, "ab") as fh:  # grown since the crawl: the seal refuses it
+        fh.write(b"x")
+    res = loaded("seal", str(run_id), check=False)
+    assert res.returncode == 2 and "changed since it was written" in said(res)
 
 
 def test_verify_reports_findings_with_exit_1(loaded, home: Path) -> None:  # type: ignore[no-untyped-def]

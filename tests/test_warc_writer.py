@@ -70,6 +70,7 @@ def test_exchange_records_are_complete_and_wire_exact(tmp_path: Path) -> None:
     [path] = w.closed_files
     assert NAME.match(path.path.name) and not list((tmp_path / "warcs").glob("*.open"))
     assert path.sha256 == hashlib.sha256(path.path.read_bytes()).hexdigest()
+    assert path.sha512 == hashlib.sha512(path.path.read_bytes()).hexdigest()
     recs = records(path.path)
     assert [r[0] for r in recs] == ["warcinfo", "request", "response", "request", "response"]
     info = recs[0][2].decode()

@@ -66,6 +66,8 @@ class WarcFile(Base):
     path: Mapped[str] = mapped_column(Text)  # absolute path or storage URL
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    # Hashed while the file was written: sealing links it into the package without reading it.
+    sha512: Mapped[str | None] = mapped_column(String(128))
     records: Mapped[int] = mapped_column(default=0)
     cdxj_path: Mapped[str | None] = mapped_column(Text)
     cdxj_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -12,11 +12,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 from archive.errors import BewaarError
 from archive.package.parallel import can_fork
@@ -29,13 +29,24 @@ class BagError(BewaarError):
     """A bag cannot be written or read."""
 
 
-class Entry(NamedTuple):
-    """One manifest line. A tuple of strings and ints, which the garbage collector stops
-    tracking: a bag of 10,000 files makes 20,000 of these."""
+class Manifest:
+    """Manifest lines, formatted as each file is written (so little is left for the end, when
+    the other cores have nothing to do), with the Payload-Oxum counts."""
 
-    relpath: str  # relative to the bag root, e.g. data/x.warc.gz
-    sha512: str
-    size: int
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.bytes = 0
+
+    def add(self, relpath: str, sha512: str, size: int) -> None:
+        """``relpath`` relative to the bag root, e.g. data/x.warc.gz."""
+        self.lines.append(f"{sha512}  {encode_path(relpath)}\n")
+        self.bytes += size
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def text(self) -> bytes:
+        return "".join(sorted(self.lines)).encode("utf-8")
 
 
 def encode_path(path: str) -> str:
@@ -180,6 +191,15 @@ def copy_hashed(source: StrPath | bytes, target: StrPath) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def link_file(source: StrPath, target: StrPath) -> None:
+    """Hard-link an immutable finished file into the bag; copy it when the two folders are on
+    different file systems."""
+    try:
+        _with_parent(os.link, source, target)
+    except OSError:
+        copy_hashed(source, target)
+
+
 def link_hashed(source: StrPath, target: StrPath) -> tuple[str, int]:
     """Hard-link an immutable finished file into the bag and hash it (one read); copy instead
     when the two folders are on different file systems."""
@@ -220,11 +240,6 @@ def read_bytes(path: StrPath) -> bytes:
     finally:
         os.close(fd)
     return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-def manifest_text(entries: Iterable[Entry]) -> bytes:
-    lines = sorted(f"{e.sha512}  {encode_path(e.relpath)}\n" for e in entries)
-    return "".join(lines).encode("utf-8")
 
 
 def parse_manifest(text: str) -> tuple[dict[str, str], list[str]]:

@@ -14,6 +14,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -42,11 +43,17 @@ class PackageError(BewaarError):
 @dataclass(frozen=True)
 class PackageInput:
     relpath: str  # inside bag/data/
-    source: Path | bytes
+    source: str | os.PathLike[str] | bytes  # a file, or the bytes themselves
     mime: str | None = None
     # An immutable finished file (a closed WARC) may be hard-linked into the bag instead of
     # copied when both are on one file system; it is still hashed exactly once.
     link: bool = False
+    # With ``link``: the sha512 and size recorded when the file was written. The file is then
+    # linked without being read again; a size that differs fails the seal. Should its bytes
+    # have changed since, the package holds the digest of what was written, so every
+    # verification reports the change instead of a seal over altered bytes.
+    sha512: str | None = None
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,8 @@ def _check_relpath(relpath: str) -> str:
     return relpath
 
 
-def _source_size(source: Path | bytes) -> int:
-    if not isinstance(source, Path):
+def _source_size(source: str | bytes) -> int:
+    if isinstance(source, bytes):
         return len(source)
     try:
         st = os.stat(source)
@@ -182,6 +189,9 @@ def build_package(
                          bool(settings.tsa_url))
 
 
+# What the workers get and give back: plain tuples of strings, cheap to send between processes.
+# relpath, source, size, link, media type, known sha512
+_Job = tuple[str, str | bytes, int, bool, str | None, str | None]
 _Copied = tuple[str, str, int, str | None]  # relpath, sha512, size, media type
 
 
@@ -207,30 +217,41 @@ def _build(
     relpaths: list[str] = []
     seen: set[str] = set()
 
-    def jobs() -> Iterator[tuple[str, PackageInput, int]]:
+    def jobs() -> Iterator[_Job]:
         for item in files:
             rel = _check_relpath(item.relpath)
             if rel in seen:
                 raise PackageError(f"file {rel!r} given twice")
-            size = _source_size(item.source)
+            source = item.source if isinstance(item.source, bytes) else os.fspath(item.source)
+            size = _source_size(source)
+            known = None
+            if item.sha512 is not None and item.link and isinstance(source, str):
+                if size != item.size:
+                    raise PackageError(f"cannot package {source}: it has changed since it was "
+                                       f"written ({size} bytes, recorded {item.size})")
+                known = item.sha512
             seen.add(rel)
             relpaths.append(rel)
-            yield rel, item, size
+            yield rel, source, size, item.link, item.mime, known
 
     data_dir = str(data)
 
-    def copy_batch(batch: list[tuple[str, PackageInput, int]]) -> list[_Copied]:
+    def copy_batch(batch: list[_Job]) -> list[_Copied]:
         out: list[_Copied] = []
-        for rel, item, _size in batch:
-            source, target = item.source, f"{data_dir}/{rel}"
-            if item.link and isinstance(source, Path):
+        for rel, source, size, link, mime, known in batch:
+            target = f"{data_dir}/{rel}"
+            if known is not None:
+                assert isinstance(source, str)
+                digest = known
+                bag.link_file(source, target)
+            elif link and isinstance(source, str):
                 digest, size = bag.link_hashed(source, target)
             else:
                 digest, size = bag.copy_hashed(source, target)
-            out.append((rel, digest, size, item.mime))
+            out.append((rel, digest, size, mime))
         return out
 
-    entries: list[bag.Entry] = []
+    manifest = bag.Manifest()
 
     def write_sidecars(copied: list[_Copied]) -> None:
         """In this process alone: creating files in one folder from several processes at once
@@ -242,13 +263,13 @@ def _build(
                                        sha512=digest, checked_at=checked_at, object_name=title,
                                        mime=mime)
             sc_digest, sc_size = bag.copy_hashed(sidecar, f"{data_dir}/{rel}{mdto.SIDECAR}")
-            entries.append(bag.Entry(f"data/{rel}", digest, size))
-            entries.append(bag.Entry(f"data/{rel}{mdto.SIDECAR}", sc_digest, sc_size))
+            manifest.add(f"data/{rel}", digest, size)
+            manifest.add(f"data/{rel}{mdto.SIDECAR}", sc_digest, sc_size)
         if progress:
             progress(sum(c[2] for c in copied))
 
     with bag.flushing(tmp):
-        run_batched(copy_batch, jobs(), weight=lambda job: job[2], on_done=write_sidecars)
+        run_batched(copy_batch, jobs(), weight=itemgetter(2), on_done=write_sidecars)
     if not relpaths:
         raise PackageError("nothing to package: no files given")
     obj = mdto.informatieobject_xml(
@@ -257,9 +278,8 @@ def _build(
         category=cat, created=now, period=period, files=sorted(relpaths),
         source_kind=source_kind, previous_id=prev.id if prev else None,
     )
-    entries.append(bag.Entry(f"data/{object_sidecar}", _write(data / object_sidecar, obj), len(obj)))
-    manifest = bag.manifest_text(entries)
-    oxum = f"{sum(e.size for e in entries)}.{len(entries)}"
+    manifest.add(f"data/{object_sidecar}", _write(data / object_sidecar, obj), len(obj))
+    oxum = f"{manifest.bytes}.{len(manifest)}"
     info: list[tuple[str, str]] = [
         ("Source-Organization", settings.organisation),
         ("Organization-Identifier", settings.organisation_id),
@@ -291,11 +311,12 @@ def _build(
     tags = {
         "bagit.txt": bag.BAGIT_TXT,
         "bag-info.txt": bag.bag_info_text(info),
-        "manifest-sha512.txt": manifest,
+        "manifest-sha512.txt": manifest.text(),
     }
-    tag_entries = [bag.Entry(name, _write(bag_dir / name, body), len(body))
-                   for name, body in tags.items()]
-    tagmanifest = bag.manifest_text(tag_entries)
+    tag_manifest = bag.Manifest()
+    for name, body in tags.items():
+        tag_manifest.add(name, _write(bag_dir / name, body), len(body))
+    tagmanifest = tag_manifest.text()
     tagmanifest_digest = _write(bag_dir / "tagmanifest-sha512.txt", tagmanifest)
 
     seal = tmp / "seal"
@@ -313,5 +334,5 @@ def _build(
     _write(seal / "VERIFY.txt", verify_txt(package_id, bool(settings.tsa_url), identity.local))
     bag.sync_tree(tmp)
     payload_files = len(relpaths)
-    payload_bytes = sum(e.size for e in entries)
+    payload_bytes = manifest.bytes
     return tagmanifest_digest, payload_files, payload_bytes

@@ -59,7 +59,8 @@ def run_inputs(settings: Settings, run_id: int) -> tuple[dict[str, object], list
     seen: set[Path] = set()
     for w in warcs:
         p = _local(w.path, "WARC file")
-        inputs.append(PackageInput(f"warcs/{p.name}", p, "application/warc", link=True))
+        inputs.append(PackageInput(f"warcs/{p.name}", p, "application/warc", link=True,
+                                   sha512=w.sha512, size=w.size))
         seen.add(p.resolve())
         if w.cdxj_path:
             c = _local(w.cdxj_path, "CDXJ index")

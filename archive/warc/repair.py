@@ -30,6 +30,7 @@ class RepairResult:
     sha256: str | None
     cdxj_path: Path | None
     cdxj_sha256: str | None
+    sha512: str | None = None
 
 
 def whole_members(path: Path) -> tuple[int, int]:
@@ -63,12 +64,14 @@ def whole_members(path: Path) -> tuple[int, int]:
     return records, good_end
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def _digests(path: Path) -> tuple[str, str]:
+    """sha256 and sha512 of a file, in one read."""
+    h256, h512 = hashlib.sha256(), hashlib.sha512()
     with open(path, "rb") as fh:
         while block := fh.read(BLOCK):
-            h.update(block)
-    return h.hexdigest()
+            h256.update(block)
+            h512.update(block)
+    return h256.hexdigest(), h512.hexdigest()
 
 
 def repair_file(open_path: Path, index_dir: Path | None = None) -> RepairResult:
@@ -103,8 +106,9 @@ def repair_file(open_path: Path, index_dir: Path | None = None) -> RepairResult:
         index_open.write_bytes(b"".join(kept))
         cdxj_path = index_dir / f"{stem}.cdxj"
         cdxj_sha = sort_index(index_open, cdxj_path)
-    return RepairResult(final, "repaired", records, good_end, total - good_end, _sha256(final),
-                        cdxj_path, cdxj_sha)
+    sha256, sha512 = _digests(final)
+    return RepairResult(final, "repaired", records, good_end, total - good_end, sha256,
+                        cdxj_path, cdxj_sha, sha512)
 
 
 def repair_open_files(directory: Path, index_dir: Path | None = None) -> list[RepairResult]:

@@ -73,6 +73,8 @@ class ClosedWarc:
     records: int
     cdxj_path: Path | None
     cdxj_sha256: str | None
+    # Computed as the file was written, so sealing it into a package needs no second read.
+    sha512: str | None = None
 
 
 def cdxj_line(url: str, timestamp: str, fields: dict[str, str]) -> bytes:
@@ -131,6 +133,7 @@ class WarcWriter:
         self._size = 0
         self._records = 0
         self._sha = hashlib.sha256()
+        self._sha512 = hashlib.sha512()
         self._warcinfo_id = ""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -157,6 +160,7 @@ class WarcWriter:
         self._size = 0
         self._records = 0
         self._sha = hashlib.sha256()
+        self._sha512 = hashlib.sha512()
         self._warcinfo_id = new_record_id()
         fields = {
             "software": SOFTWARE,
@@ -187,6 +191,7 @@ class WarcWriter:
         except OSError as exc:
             raise StorageError(f"cannot write {self._name}: {exc.strerror}") from None
         self._sha.update(member)
+        self._sha512.update(member)
         self._size += len(member)
         self._records += 1
         return offset, len(member)
@@ -217,7 +222,8 @@ class WarcWriter:
             stem = self._name[: -len(".warc.gz")]
             cdxj_path = self.index_dir / f"{stem}.cdxj"
             cdxj_sha = sort_index(self.index_dir / f"{stem}.cdxj.open", cdxj_path)
-        closed = ClosedWarc(final, self._size, self._sha.hexdigest(), self._records, cdxj_path, cdxj_sha)
+        closed = ClosedWarc(final, self._size, self._sha.hexdigest(), self._records, cdxj_path,
+                            cdxj_sha, self._sha512.hexdigest())
         self.closed_files.append(closed)
         if self.on_close:
             self.on_close(closed)

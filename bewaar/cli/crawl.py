@@ -180,7 +180,8 @@ def show(
             raise fail(f"no crawl run {run_id}")
         data = _run_dict(run, run.site.name)
         data["warc_files"] = [
-            {"path": f.path, "size": f.size, "sha256": f.sha256, "records": f.records,
+            {"path": f.path, "size": f.size, "sha256": f.sha256, "sha512": f.sha512,
+             "records": f.records,
              "cdxj_path": f.cdxj_path}
             for f in db.scalars(select(WarcFile).where(WarcFile.run_id == run_id).order_by(WarcFile.id))
         ]
