@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,10 @@ class CrawlJob:
     robots: str = "obey"
     follow_links: bool = True  # False for patch crawls: fetch exactly the seeds
     resume: bool = False  # serve what this run stored already from its WARCs
+    # Read from the database by the command (the worker has no database layer): the site's
+    # known payloads (digest, uri, WARC-Date, record id) and, on resume, StoredCaptures.to_json().
+    known_digests: list[tuple[str, str, str, str]] = field(default_factory=list)
+    stored: dict[str, Any] | None = None
 
     def warc_dir_for(self, settings: Settings) -> Path:
         return settings.warc_dir / self.site_name / str(self.run_id)
@@ -42,9 +46,8 @@ class CrawlJob:
 
 
 def encode_job(job: CrawlJob, settings: Settings) -> bytes:
-    data = asdict(job)
-    data.pop("warc_dir", None)
-    data.pop("index_dir", None)
+    data = {f.name: getattr(job, f.name) for f in fields(job)
+            if f.name not in ("warc_dir", "index_dir")}
     return json.dumps({"job": data, "settings": settings.model_dump(mode="json")}).encode()
 
 

@@ -1,14 +1,16 @@
-"""The Scrapy extension that owns the WARC writer and the run's database record.
+"""The Scrapy extension that owns the WARC writer and reports what the run recorded.
 
 ``WarcRecorder`` (built from_crawler; off with ``BEWAAR_RECORDER_ENABLED = False``) writes each
 exchange the download handler hands it, answers the dedup question from a dict of the site's
-payload digests (loaded once), and writes Capture, PayloadDigest, SkippedUrl and WarcFile rows in
-batches, never one per request. It also writes the crawl log (one line per fetch) and reports
-progress as JSON lines on the worker's stdout.
+payload digests (sent with the job), and sends capture, skipped-URL, payload-digest and WARC-file
+rows in batches, as JSON lines on the worker's stdout, to the command that stores them
+(``crawler.ledger``). It also writes the crawl log (one line per fetch) and sends progress.
+Should the command stop reading, nothing more could be recorded: the crawl stops.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -19,11 +21,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from sqlalchemy import insert, select
 
-from archive.db import session_scope
 from archive.errors import StorageError
-from archive.models import Capture, PayloadDigest, SkippedUrl, WarcFile
 from archive.settings import Settings
 from archive.warc import ClosedWarc, RevisitOf, WarcWriter
 from archive.warc.records import digest_of
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 500
-BATCH_SECONDS = 2.0
+BATCH_SECONDS = 0.5
 PROGRESS_SECONDS = 0.5
 EMPTY_DIGESTS = {digest_of([b""])}
 MAX_ERRORS_LISTED = 1000
@@ -72,7 +71,7 @@ class WarcRecorder:
         self.fatal: str | None = None  # why the run had to stop (e.g. the disk is full)
         self.closed_warcs: list[ClosedWarc] = []
         self._log: TextIO = open(self.run_dir / "crawl.log", "a", encoding="utf-8")  # noqa: SIM115
-        self._progress_out: TextIO | None = sys.stdout
+        self._out: TextIO | None = sys.stdout  # to the command, which stores the rows
         self.writer = WarcWriter(
             job.warc_dir,
             prefix=f"{settings.warc_prefix}-{job.site_name}",
@@ -113,14 +112,10 @@ class WarcRecorder:
 
     # -- lifecycle -------------------------------------------------------------------------
     def spider_opened(self) -> None:
-        with session_scope(self.settings) as db:
-            for d in db.execute(
-                select(PayloadDigest.digest, PayloadDigest.uri, PayloadDigest.date,
-                       PayloadDigest.record_id).where(PayloadDigest.site_id == self.job.site_id)
-            ):
-                self.digests[d.digest] = RevisitOf(d.uri, d.date, d.record_id, d.digest)
-        if self.job.resume:
-            self.stored = StoredCaptures.load(self.settings, self.job)
+        for digest, uri, date, record_id in self.job.known_digests:
+            self.digests[digest] = RevisitOf(uri, date, record_id, digest)
+        if self.job.stored:
+            self.stored = StoredCaptures.from_json(self.job.stored)
         log.info("dedup: %d known payloads; %d stored captures to reuse",
                  len(self.digests), len(self.stored))
 
@@ -143,14 +138,13 @@ class WarcRecorder:
     def _on_close(self, closed: ClosedWarc) -> None:
         self.closed_warcs.append(closed)
         self.flush(force=True)  # captures pointing into the file first, then the file itself
-        with session_scope(self.settings) as db:
-            db.add(WarcFile(
-                run_id=self.job.run_id, filename=closed.path.name, path=str(closed.path),
-                size=closed.size, sha256=closed.sha256, sha512=closed.sha512,
-                records=closed.records,
-                cdxj_path=str(closed.cdxj_path) if closed.cdxj_path else None,
-                cdxj_sha256=closed.cdxj_sha256,
-            ))
+        self._send({
+            "type": "warc", "filename": closed.path.name, "path": str(closed.path),
+            "size": closed.size, "sha256": closed.sha256, "sha512": closed.sha512,
+            "records": closed.records,
+            "cdxj_path": str(closed.cdxj_path) if closed.cdxj_path else None,
+            "cdxj_sha256": closed.cdxj_sha256,
+        })
 
     # -- records ---------------------------------------------------------------------------
     def stored_response(self, url: str) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
@@ -188,13 +182,14 @@ class WarcRecorder:
             )
             self._digest_rows.append({
                 "site_id": self.job.site_id, "digest": rec.payload_digest, "uri": ex.url,
-                "date": rec.warc_date, "record_id": rec.record_id, "run_id": self.job.run_id,
+                "date": rec.warc_date, "record_id": rec.record_id,
             })
         self._captures.append({
-            "run_id": self.job.run_id, "url": ex.url, "status": ex.status, "mime": mime,
+            "url": ex.url, "status": ex.status, "mime": mime,
             "is_page": is_page, "record_type": rec.record_type,
             "payload_digest": rec.payload_digest, "warc_filename": rec.filename,
-            "offset": rec.offset, "length": rec.length, "fetched_at": date, "error": None,
+            "offset": rec.offset, "length": rec.length, "fetched_at": date.isoformat(),
+            "error": None,
         })
         self._log.write(
             f"{rec.warc_date} {ex.status} {len(ex.response)} {ex.url} {rec.record_type} "
@@ -209,10 +204,10 @@ class WarcRecorder:
         if len(self.error_list) < MAX_ERRORS_LISTED:
             self.error_list.append({"url": request.url, "error": message})
         self._captures.append({
-            "run_id": self.job.run_id, "url": request.url, "status": None, "mime": None,
+            "url": request.url, "status": None, "mime": None,
             "is_page": False, "record_type": "failed", "payload_digest": None,
-            "warc_filename": None, "offset": None, "length": None, "fetched_at": now,
-            "error": message,
+            "warc_filename": None, "offset": None, "length": None,
+            "fetched_at": now.isoformat(), "error": message,
         })
         self._log.write(f"{now.isoformat()} - 0 {request.url} error {message}\n")
         log.warning("fetch failed: %s", message)
@@ -225,8 +220,8 @@ class WarcRecorder:
         self._skipped_seen.add(url)
         self.skipped_count += 1
         self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + 1
-        self._skipped.append({"run_id": self.job.run_id, "url": url, "reason": reason,
-                              "detail": detail, "at": datetime.now(UTC)})
+        self._skipped.append({"url": url, "reason": reason, "detail": detail,
+                              "at": datetime.now(UTC).isoformat()})
 
     # -- batching --------------------------------------------------------------------------
     def flush(self, force: bool = False) -> None:
@@ -238,19 +233,10 @@ class WarcRecorder:
             return
         self._last_flush = now
         self._log.flush()
-        captures, self._captures = self._captures, []
-        skipped, self._skipped = self._skipped, []
-        digests, self._digest_rows = self._digest_rows, []
-        with session_scope(self.settings) as db:
-            if captures:
-                db.execute(insert(Capture), captures)
-            if skipped:
-                db.execute(insert(SkippedUrl), skipped)
-            if digests:
-                if self.settings.db_url.startswith("sqlite"):
-                    db.execute(insert(PayloadDigest).prefix_with("OR IGNORE"), digests)
-                else:
-                    db.execute(_pg_insert_ignore(digests))
+        rows = {"type": "rows", "captures": self._captures, "skipped": self._skipped,
+                "digests": self._digest_rows}
+        self._captures, self._skipped, self._digest_rows = [], [], []
+        self._send(rows)
 
     def progress(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -266,13 +252,23 @@ class WarcRecorder:
             except (TypeError, AttributeError):
                 queue = 0
         self.queue_size = queue
-        if self._progress_out is None:
+        self._send({"type": "progress", **self.snapshot()})
+
+    def _send(self, msg: dict[str, Any]) -> None:
+        if self._out is None:
             return
         try:
-            self._progress_out.write(json.dumps({"type": "progress", **self.snapshot()}) + "\n")
-            self._progress_out.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            self._progress_out = None  # nobody is listening any more: crawl on, record on
+            self._out.write(json.dumps(msg) + "\n")
+            self._out.flush()
+        except (ValueError, OSError):  # the command is gone: what follows could not be kept
+            self._out = None
+            self.fatal = self.fatal or (
+                "the crawl command stopped; the crawl stopped with it "
+                f"(continue with: bewaar crawl --resume {self.job.run_id})")
+            log.error("%s", self.fatal)
+            engine = self.crawler.engine
+            if engine is not None and engine.running:
+                asyncio.ensure_future(engine.close_spider_async(reason="shutdown"))
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -295,8 +291,3 @@ class WarcRecorder:
         tmp.replace(path)
         return path
 
-
-def _pg_insert_ignore(rows: list[dict[str, Any]]) -> Any:
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-    return pg_insert(PayloadDigest).values(rows).on_conflict_do_nothing()

@@ -25,8 +25,9 @@ from archive.errors import BewaarError, NotFoundError, StorageError
 from archive.models import Capture, CrawlRun, Site, WarcFile
 from archive.settings import Settings
 from archive.urls import normalise_seed
-from crawler import prestart
+from crawler import ledger, prestart
 from crawler.job import CrawlJob, encode_job
+from crawler.stored import StoredCaptures
 
 
 @dataclass
@@ -162,11 +163,16 @@ def _job(settings: Settings, run: CrawlRun, site: Site, seeds: list[str], *, kin
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (an exited one that nobody reaped is a zombie: dead)."""
     try:
         os.kill(pid, 0)
     except OSError:
         return False
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def repair_run(settings: Settings, job: CrawlJob) -> int:
@@ -214,6 +220,8 @@ def run_crawl(
         job = _prepare(settings, site_name, urls, resume_run_id, patch_run_id)
         if job.resume:
             repair_run(settings, job)
+            job.stored = StoredCaptures.load(settings, job).to_json()
+        job.known_digests = ledger.known_digests(settings, job.site_id)
         run_dir = settings.runs_dir / str(job.run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         with session_scope(settings) as db:
@@ -238,11 +246,14 @@ def run_crawl(
                 msg = json.loads(line)
             except ValueError:
                 continue
-            if msg.get("type") == "progress" and progress is not None:
+            kind = msg.get("type")
+            if kind in ("rows", "warc"):
+                ledger.store(settings, job.run_id, msg)
+            elif kind == "progress" and progress is not None:
                 progress(CrawlProgress(run_id=job.run_id, **{
                     k: int(msg.get(k, 0)) for k in
                     ("pages", "fetches", "bytes", "errors", "revisits", "queue", "skipped")}))
-            elif msg.get("type") == "done":
+            elif kind == "done":
                 done = msg
 
     try:
@@ -254,6 +265,10 @@ def run_crawl(
             read_worker()
         except KeyboardInterrupt:
             proc.kill()
+    except BaseException:  # the record cannot be kept (the database failed): stop the crawl
+        proc.kill()
+        prestart.wait_closed(proc)
+        raise
     early_stderr = proc.stderr.read()  # what the worker wrote before it opened worker.log
     prestart.wait_closed(proc)
     if early_stderr:

@@ -1,15 +1,16 @@
-"""What a resumed run stored already, served back from its WARC files instead of the network."""
+"""What a resumed run stored already, served back from its WARC files instead of the network.
+
+The command reads it from the database (``load``) and sends it to the worker with the job
+(``to_json``, ``from_json``): the worker does not load the database layer.
+"""
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
-
-from archive.db import session_scope
-from archive.models import Capture, CrawlRun, WarcFile
 from archive.settings import Settings
 from archive.warc.http import iter_entity, parse_head
 from crawler.job import CrawlJob
@@ -38,9 +39,25 @@ class StoredCaptures:
     def __len__(self) -> int:
         return len(self.by_url)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"by_url": {u: astuple(r) for u, r in self.by_url.items()},
+                "by_digest": {d: astuple(r) for d, r in self.by_digest.items()},
+                "paths": {n: str(p) for n, p in self.paths.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoredCaptures:
+        return cls({u: _Ref(*r) for u, r in data["by_url"].items()},
+                   {d: _Ref(*r) for d, r in data["by_digest"].items()},
+                   {n: Path(p) for n, p in data["paths"].items()})
+
     @classmethod
     def load(cls, settings: Settings, job: CrawlJob) -> StoredCaptures:
         """Captures of this run whose records are whole in a finished WARC file."""
+        from sqlalchemy import select  # in the command only: the worker gets these as JSON
+
+        from archive.db import session_scope
+        from archive.models import Capture, CrawlRun, WarcFile
+
         out = cls()
         with session_scope(settings) as db:
             for f in db.scalars(

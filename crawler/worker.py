@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from scrapy.crawler import CrawlerProcess
 
-from archive.db import open_db
 from archive.exit import exit_now
 from archive.settings import Settings
 from crawler.job import CrawlJob, decode_job
@@ -156,15 +155,17 @@ def main() -> None:
         return
     job, settings = decode_job(raw)
     _stderr_to(settings.runs_dir / str(job.run_id) / "worker.log")
-    open_db(settings, migrate_schema=False)  # the parent migrated it: skip Alembic here
     logging.getLogger("scrapy").propagate = True
     try:
         result = run(job, settings)
     except Exception as exc:  # reported to the parent; the traceback goes to stderr
         logging.exception("crawl worker failed")
         result = {"type": "done", "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
+    except OSError:  # the command is gone; the run is repaired when it is resumed
+        logging.error("the crawl command stopped before the crawl ended")
 
 
 if __name__ == "__main__":

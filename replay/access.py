@@ -16,12 +16,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from surt import surt
 
 from archive.db import session_scope
 from archive.errors import BewaarError, NotFoundError
 from archive.models import AccessRule, Site
 from archive.settings import Settings
+from archive.warc.sortkey import surt_key
 
 
 class AccessRuleError(BewaarError):
@@ -60,7 +60,7 @@ def check_prefix(url_prefix: str) -> str:
 
 def acl_key(url_prefix: str) -> str:
     """The SURT key pywb compares a capture's key against (prefix match)."""
-    key = surt(url_prefix)
+    key = surt_key(url_prefix)
     path = urlsplit(url_prefix).path
     if path in ("", "/"):
         return key.split(")")[0] + ")/"

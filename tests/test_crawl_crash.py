@@ -88,3 +88,51 @@ def test_kill_9_then_resume(bewaar: Any) -> None:
         assert set(first["warc_files"]) <= set(second["warc_files"])
         run = bewaar("run", "show", "1", "--json").json()
         assert run["status"] == "finished" and run["pages"] >= 123
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan that exited may wait a while to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_command_stops_its_worker_then_resume(bewaar: Any) -> None:
+    """The worker sends what it records to the command, which stores it: with the command gone
+    nothing more could be recorded, so the worker stops instead of crawling on unrecorded."""
+    with NormalSite(pages=120, latency=0.05) as site:
+        bewaar("site", "add", "demo", "--seed", site.url)
+        proc = subprocess.Popen([*BEWAAR, "crawl", "--site", "demo", "--json"],
+                                env={**bewaar.env, "BEWAAR_CONCURRENCY_PER_HOST": "2"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        db = bewaar.home / "bewaar.sqlite3"
+        deadline = time.monotonic() + 120
+        worker = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            rows = _query(db, "select pid from crawl_runs where id = 1")
+            done = _query(db, "select count(*) from captures where run_id = 1")
+            if rows and rows[0][0] and done and done[0][0] >= 20:
+                worker = rows[0][0]
+                break
+            time.sleep(0.05)
+        assert worker is not None, "the crawl did not get going"
+        proc.kill()  # the command, not its worker
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(worker), "the worker crawled on without its command"
+        fetched = sum(site.hits.values())
+        assert fetched < 120  # it stopped early ...
+        time.sleep(0.5)
+        assert sum(site.hits.values()) == fetched  # ... and fetches nothing more
+
+        second = bewaar("crawl", "--resume", "1", "--json").json()
+        assert second["status"] == "finished"
+        check = subprocess.run([WARCIO, "check", *second["warc_files"]],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout
+        run = bewaar("run", "show", "1", "--json").json()
+        assert run["status"] == "finished" and run["pages"] >= 123

@@ -130,3 +130,14 @@ def test_command_map_names_what_each_module_registers() -> None:
         registered = {c.name for c in app.registered_commands} | {
             g.name for g in app.registered_groups}
         assert registered == set(names), module
+
+
+def test_crawl_worker_starts_without_the_database_layer() -> None:
+    """The worker's start-up is the wait before a crawl's first fetch: it leaves the database
+    to the command (crawler.ledger) and SURT's unused domain lookup (requests) unloaded."""
+    code = ("import sys, crawler.worker; crawler.worker.preload(); "
+            "print(' '.join(m for m in ('sqlalchemy', 'archive.db', 'requests', 'urllib3') "
+            "if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-500:]
+    assert res.stdout.strip() == ""

@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from surt import surt
-
 from archive import SOFTWARE
 from archive.errors import StorageError
 from archive.files import write_atomic
@@ -38,6 +36,7 @@ from archive.warc.records import (
     warc_date,
     warc_fields,
 )
+from archive.warc.sortkey import surt_key
 
 OPEN_SUFFIX = ".open"
 
@@ -78,11 +77,7 @@ class ClosedWarc:
 
 
 def cdxj_line(url: str, timestamp: str, fields: dict[str, str]) -> bytes:
-    try:
-        key = surt(url)
-    except Exception:  # an URL surt cannot parse still gets indexed under itself
-        key = url
-    return f"{key} {timestamp} {json.dumps(fields, separators=(', ', ': '))}\n".encode()
+    return f"{surt_key(url)} {timestamp} {json.dumps(fields, separators=(', ', ': '))}\n".encode()
 
 
 def cdx_timestamp(date: str) -> str:

@@ -8,7 +8,7 @@ from alembic import op
 
 revision = '0002_warc_sha512'
 down_revision = '0001_core'
-branch_labels = None
+branch_labels = ('web',)
 depends_on = None
 
 
