@@ -114,6 +114,7 @@ class WarcRecorder:
     def spider_opened(self) -> None:
         for digest, uri, date, record_id in self.job.known_digests:
             self.digests[digest] = RevisitOf(uri, date, record_id, digest)
+        self.job.known_digests = []  # held once, in the dict (a big site has many)
         if self.job.stored:
             self.stored = StoredCaptures.from_json(self.job.stored)
         log.info("dedup: %d known payloads; %d stored captures to reuse",

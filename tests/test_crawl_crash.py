@@ -1,4 +1,5 @@
-"""The crawl worker is killed with SIGKILL: the WARCs stay valid and --resume finishes the job."""
+"""A crawl is killed (its worker with SIGKILL, or the command): the WARCs stay valid and --resume
+finishes the job."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +35,18 @@ def _query(db: Path, sql: str) -> list[Any]:
         con.close()
 
 
+def _worker_once(proc: subprocess.Popen[Any], db: Path, ready: Callable[[int], bool]) -> int:
+    """The pid of run 1's worker once ``ready(captures stored)``; the crawl must get there."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        rows = _query(db, "select pid from crawl_runs where id = 1")
+        done = _query(db, "select count(*) from captures where run_id = 1")
+        if rows and rows[0][0] and done and ready(done[0][0]):
+            return int(rows[0][0])
+        time.sleep(0.05)
+    raise AssertionError("the crawl did not get going")
+
+
 def test_kill_9_then_resume(bewaar: Any) -> None:
     env = {"BEWAAR_WARC_MAX_SIZE": "1000000", "BEWAAR_CONCURRENCY_PER_HOST": "2"}
     with NormalSite(pages=120, latency=0.05) as site:
@@ -41,19 +55,14 @@ def test_kill_9_then_resume(bewaar: Any) -> None:
                                 env={**bewaar.env, **env}, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         db = bewaar.home / "bewaar.sqlite3"
-        deadline = time.monotonic() + 120
-        pid = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            rows = _query(db, "select pid from crawl_runs where id = 1")
-            done = _query(db, "select count(*) from captures where run_id = 1")
+
+        def mid_file(done: int) -> bool:  # a WARC finished by rotation, the next one under way
             files = _query(db, "select count(*) from warc_files")
             open_now = list((bewaar.home / "warcs").glob("demo/*/*.warc.gz.open"))
-            if rows and rows[0][0] and done and done[0][0] >= 40 and files and files[0][0] >= 1 \
-                    and open_now and open_now[0].stat().st_size > 2000:
-                pid = rows[0][0]
-                break
-            time.sleep(0.1)
-        assert pid is not None, "the crawl did not get going"
+            return done >= 40 and bool(files) and files[0][0] >= 1 \
+                and bool(open_now) and open_now[0].stat().st_size > 2000
+
+        pid = _worker_once(proc, db, mid_file)
         os.kill(pid, signal.SIGKILL)  # the worker, mid-crawl
         stdout, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 0, stderr
@@ -107,17 +116,7 @@ def test_a_killed_command_stops_its_worker_then_resume(bewaar: Any) -> None:
         proc = subprocess.Popen([*BEWAAR, "crawl", "--site", "demo", "--json"],
                                 env={**bewaar.env, "BEWAAR_CONCURRENCY_PER_HOST": "2"},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        db = bewaar.home / "bewaar.sqlite3"
-        deadline = time.monotonic() + 120
-        worker = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            rows = _query(db, "select pid from crawl_runs where id = 1")
-            done = _query(db, "select count(*) from captures where run_id = 1")
-            if rows and rows[0][0] and done and done[0][0] >= 20:
-                worker = rows[0][0]
-                break
-            time.sleep(0.05)
-        assert worker is not None, "the crawl did not get going"
+        worker = _worker_once(proc, bewaar.home / "bewaar.sqlite3", lambda done: done >= 20)
         proc.kill()  # the command, not its worker
         proc.wait(timeout=30)
         deadline = time.monotonic() + 30
