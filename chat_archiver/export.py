@@ -33,8 +33,9 @@ from archive.models import ChatExport, ChatRoom, ChatSeenEvent, ChatSource
 from archive.settings import Settings
 from chat_archiver.connector import DEFAULT_PAGE_SIZE, ChatConnector, ChatError
 from chat_archiver.credentials import SecretError, load_secret
+from chat_archiver.encrypted_files import decrypt_file
 from chat_archiver.matrix import MatrixConnector
-from chat_archiver.megolm import KeyRing, read_key_export
+from chat_archiver.megolm import DecryptError, KeyRing, read_key_export
 from chat_archiver.writer import RoomExport, media_ref, save_attachment, write_export
 
 EXPORT_ID_FIELD = "Bewaar-Chat-Export-Id"
@@ -135,7 +136,8 @@ def _run(settings: Settings, source: ChatSource, staging: Path, export_uuid: str
          page_size: int) -> ExportResult:
     started = datetime.now(UTC)
     keys = load_keys(source)
-    rooms = asyncio.run(_fetch_all(settings, source, staging / "data", known, report, page_size))
+    rooms = asyncio.run(_fetch_all(settings, source, staging / "data", known, report, page_size,
+                                   keys))
     total = sum(len(r.fetch.events) for r in rooms)
     if total == 0:
         with session_scope(settings) as db:
@@ -182,7 +184,7 @@ def _run(settings: Settings, source: ChatSource, staging: Path, export_uuid: str
 
 async def _fetch_all(settings: Settings, source: ChatSource, data_dir: Path,
                      known: dict[str, tuple[int, str | None]], report: ProgressFn,
-                     page_size: int) -> list[RoomExport]:
+                     page_size: int, keys: KeyRing) -> list[RoomExport]:
     connector = connector_for(source, page_size)
     async with connector:
         rooms = await connector.rooms(None if source.all_joined else list(source.rooms))
@@ -190,14 +192,15 @@ async def _fetch_all(settings: Settings, source: ChatSource, data_dir: Path,
 
         async def one(room_id: str) -> RoomExport:
             async with limit:
-                return await _fetch_room(settings, connector, room_id, known, data_dir, report)
+                return await _fetch_room(settings, connector, room_id, known, data_dir, report,
+                                         keys)
 
         return list(await asyncio.gather(*(one(info.room_id) for info in rooms)))
 
 
 async def _fetch_room(settings: Settings, connector: ChatConnector, room_id: str,
                       known: dict[str, tuple[int, str | None]], data_dir: Path,
-                      report: ProgressFn) -> RoomExport:
+                      report: ProgressFn, keys: KeyRing) -> RoomExport:
     room_pk, token = known.get(room_id, (None, None))
 
     def on_page(rid: str, n: int) -> None:
@@ -218,7 +221,7 @@ async def _fetch_room(settings: Settings, connector: ChatConnector, room_id: str
     fetched.events = unique
     state = await connector.room_state(room_id)
     room = RoomExport(fetched, state, skipped)
-    await _download_media(connector, room, data_dir, report)
+    await _download_media(connector, room, data_dir, report, keys)
     return room
 
 
@@ -234,33 +237,50 @@ def _drop_seen(settings: Settings, room_pk: int, events: list[Any]) -> tuple[lis
 
 
 async def _download_media(connector: ChatConnector, room: RoomExport, data_dir: Path,
-                          report: ProgressFn) -> None:
+                          report: ProgressFn, keys: KeyRing) -> None:
+    """Every attachment, also those inside encrypted events that the room keys open: their
+    files are checked against the event's sha256 and kept decrypted (or, if that fails, as
+    downloaded, with the reason)."""
     todo = []
     for e in room.fetch.events:
         if e.malformed:
             continue
-        ref = media_ref(e.value)
-        if ref is not None:
-            todo.append((e, ref))
+        ev = e.value
+        if ev["type"] == "m.room.encrypted":
+            try:
+                ev = keys.decrypt_event(ev)
+            except DecryptError:
+                continue  # the writer lists it as undecryptable
+        ref = media_ref(ev)
+        if ref is not None and e.event_id:
+            todo.append((e.event_id, ev.get("content") or {}, *ref))
     if not todo:
         return
     report(ExportProgress("media", room.fetch.room_id, len(todo)))
     limit = asyncio.Semaphore(8)
 
-    async def one(e: Any, uri: str, encrypted: bool) -> None:
+    async def one(event_id: str, content: dict[str, Any], uri: str,
+                  file: dict[str, Any] | None) -> None:
         async with limit:
             got = await connector.attachment(uri)
-        info: dict[str, Any] = {"uri": uri, "encrypted": encrypted}
-        if got.data is None:
+        info: dict[str, Any] = {"uri": uri, "encrypted": file is not None}
+        data, ctype = got.data, got.content_type
+        if data is not None and file is not None:
+            mimetype = (content.get("info") or {}).get("mimetype")
+            try:
+                data = decrypt_file(data, file)
+                ctype = mimetype if isinstance(mimetype, str) else None
+                info["decrypted"] = True
+            except DecryptError as exc:
+                info.update(decrypted=False, error=str(exc))
+        if data is None:
             info["error"] = got.error
         else:
-            body = str((e.value.get("content") or {}).get("body") or "")
-            path, digest = save_attachment(data_dir, got.data, body, got.content_type)
-            info.update(path=path, sha256=digest, size=len(got.data),
-                        content_type=got.content_type)
-        room.attachments[e.event_id] = info
+            path, digest = save_attachment(data_dir, data, str(content.get("body") or ""), ctype)
+            info.update(path=path, sha256=digest, size=len(data), content_type=ctype)
+        room.attachments[event_id] = info
 
-    await asyncio.gather(*(one(e, uri, enc) for e, (uri, enc) in todo))
+    await asyncio.gather(*(one(*job) for job in todo))
 
 
 def _seal(settings: Settings, source: ChatSource, data_dir: Path, export_uuid: str, events: int,

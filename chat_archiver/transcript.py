@@ -147,8 +147,10 @@ def render_room(room_id: str, room_name: str | None, events: list[RawEvent],
         parts = [f"<div class='{' '.join(classes)}' id='{escape(eid)}'><b>{who}</b> {meta}<br>"]
         if ev["type"] == "m.room.encrypted" and eid in decrypted:
             plain = decrypted[eid].get("content") or {}
-            parts.append(f"🔓 <span class='meta'>decrypted with an imported key:</span> "
-                         f"{_body(plain if isinstance(plain, dict) else {})}")
+            text = _body(plain if isinstance(plain, dict) else {})
+            if eid in attachments:
+                text = f"📎 <a href='{escape(attachments[eid])}'>{text or 'attachment'}</a>"
+            parts.append(f"🔓 <span class='meta'>decrypted with an imported key:</span> {text}")
         elif ev["type"] == "m.room.encrypted":
             parts.append("<i>encrypted message that could not be decrypted (kept raw, listed in "
                          "evidence.json)</i>")

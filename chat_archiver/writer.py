@@ -32,16 +32,17 @@ def room_slug(room_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", room_id.lstrip("!#"))[:150] or "room"
 
 
-def media_ref(ev: dict[str, Any]) -> tuple[str, bool] | None:
-    """(mxc URI, encrypted?) of an attachment event, or None."""
+def media_ref(ev: dict[str, Any]) -> tuple[str, dict[str, Any] | None] | None:
+    """(mxc URI, the ``file`` object of an encrypted attachment or None) of an attachment event
+    (or of an encrypted event's decrypted payload), or None."""
     content = ev.get("content")
     if not isinstance(content, dict) or content.get("msgtype") not in MEDIA_MSGTYPES:
         return None
     if isinstance(content.get("url"), str):
-        return content["url"], False
+        return content["url"], None
     file = content.get("file")
     if isinstance(file, dict) and isinstance(file.get("url"), str):
-        return file["url"], True
+        return file["url"], file
     return None
 
 

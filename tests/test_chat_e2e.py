@@ -52,6 +52,9 @@ VECTOR_MESSAGES = [
 ]
 
 
+REPORT = b"Verslag van het overleg, vertrouwelijk.\n" * 500
+
+
 def encrypted_event(room: str, session: str, ciphertext: str, n: int = 0) -> dict[str, Any]:
     return {"room_id": room, "event_id": f"$e{n}", "type": "m.room.encrypted",
             "content": {"algorithm": ALGORITHM, "session_id": session, "ciphertext": ciphertext}}
@@ -118,11 +121,11 @@ class OutboundSession:
         r = self.ratchet
         return b64encode(b"\x01" + r.index.to_bytes(4, "big") + b"".join(r.parts) + self.public)
 
-    def encrypt(self, room: str, body: str) -> str:
+    def encrypt(self, room: str, body: str, content: dict[str, Any] | None = None) -> str:
         aes_key, mac_key, iv = self.ratchet.message_keys()
         padder = padding.PKCS7(128).padder()
         plain = json.dumps({"room_id": room, "type": "m.room.message",
-                            "content": {"msgtype": "m.text", "body": body}}).encode()
+                            "content": content or {"msgtype": "m.text", "body": body}}).encode()
         enc = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
         ct = enc.update(padder.update(plain) + padder.finalize()) + enc.finalize()
         body_bytes = b"\x03\x08" + varint(self.ratchet.index) + b"\x12" + varint(len(ct)) + ct
@@ -132,10 +135,24 @@ class OutboundSession:
         return b64encode(body_bytes + mac + sig)
 
 
+def encrypt_attachment(plain: bytes) -> tuple[bytes, dict[str, Any]]:
+    """What a Matrix client uploads for an attachment in an encrypted room, and the ``file``
+    object it puts in the (encrypted) event: AES-256-CTR, the key as a JSON Web Key."""
+    key, iv = os.urandom(32), os.urandom(8) + bytes(8)
+    enc = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
+    ct = enc.update(plain) + enc.finalize()
+    return ct, {"v": "v2", "iv": b64encode(iv),
+                "hashes": {"sha256": b64encode(hashlib.sha256(ct).digest())},
+                "key": {"kty": "oct", "alg": "A256CTR", "ext": True,
+                        "key_ops": ["encrypt", "decrypt"],
+                        "k": base64.urlsafe_b64encode(key).decode().rstrip("=")}}
+
+
 def test_encrypted_room_exported_with_key_file(bewaar: Bewaar, synapse_server: SynapseServer,  # noqa: F811
                                                tmp_path: Path) -> None:
     token = synapse_server.register("carol", "carol-pw-93ad", admin=False)
     known, unknown = OutboundSession(), OutboundSession()
+    uploaded: dict[str, bytes] = {}
 
     async def seed() -> str:
         async with httpx.AsyncClient(base_url=synapse_server.url, timeout=60) as c:
@@ -149,6 +166,21 @@ def test_encrypted_room_exported_with_key_file(bewaar: Bewaar, synapse_server: S
                         "session_id": session.session_id,
                         "ciphertext": session.encrypt(room, f"geheim {session.session_id[:4]} {i}")},
                         "m.room.encrypted")
+            # Two attachments: the server holds only their ciphertext; the second event's hash
+            # does not match what was uploaded.
+            for name, plain, wrong_hash in (("rapport.txt", REPORT, False),
+                                            ("vervalst.txt", b"ander bestand", True)):
+                ct, file = encrypt_attachment(plain)
+                file["url"] = await carol.upload(ct, "encrypted", "application/octet-stream")
+                if wrong_hash:
+                    file["hashes"]["sha256"] = b64encode(hashlib.sha256(b"x").digest())
+                uploaded[name] = ct
+                content = {"msgtype": "m.file", "body": name, "file": file,
+                           "info": {"mimetype": "text/plain", "size": len(plain)}}
+                await carol.send(room, {
+                    "algorithm": ALGORITHM, "sender_key": "k" * 43, "device_id": "TEST",
+                    "session_id": known.session_id,
+                    "ciphertext": known.encrypt(room, name, content)}, "m.room.encrypted")
             return room
 
     export = {"algorithm": ALGORITHM, "session_id": known.session_id,
@@ -172,15 +204,28 @@ def test_encrypted_room_exported_with_key_file(bewaar: Bewaar, synapse_server: S
     decrypted = [json.loads(x) for x in (rdir / "decrypted.jsonl").read_text().splitlines()]
     tag = known.session_id[:4]
     assert sorted(d["content"]["body"] for d in decrypted) == sorted(
-        [f"geheim {tag} 0", f"geheim {tag} 1", f"geheim {tag} 2", f"geheim {tag} 0"])
+        [f"geheim {tag} 0", f"geheim {tag} 1", f"geheim {tag} 2", f"geheim {tag} 0",
+         "rapport.txt", "vervalst.txt"])
     evidence = json.loads((pkg / "bag/data/evidence.json").read_text())
     listed = evidence["rooms"][0]["undecryptable"]
     assert len(listed) == 2 and all("no key for session" in u["reason"] for u in listed)
-    assert evidence["totals"]["decrypted"] == 4
+    assert evidence["totals"]["decrypted"] == 6
+    # The attachment is kept decrypted, checked against the hash in its event; the one whose
+    # hash does not match is kept as downloaded, with the reason.
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    stored = {sha((pkg / "bag/data" / a["path"]).read_bytes()): a
+              for a in evidence["rooms"][0]["attachments"]}
+    good = stored[sha(REPORT)]
+    assert good["decrypted"] is True and good["sha256"] == sha(REPORT)
+    bad = stored[sha(uploaded["vervalst.txt"])]
+    assert bad["decrypted"] is False and "sha256 differs" in bad["error"]
     raw = (rdir / "events.jsonl").read_text()
     assert "geheim" not in raw  # the raw events stay as sent: encrypted
     html = (rdir / "transcript.html").read_text()
     assert f"geheim {tag} 2" in html and html.count("could not be decrypted") == 2
+    assert f"📎 <a href='../../{good['path']}'>rapport.txt</a>" in html
     for f in pkg.rglob("*"):
         if f.is_file():
             assert b"wachtwoord van de sleutels" not in f.read_bytes()
