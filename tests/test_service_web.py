@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -126,6 +127,32 @@ def test_each_group_sees_its_pages(server: Server) -> None:
     openapi = httpx.get(server.url + "/openapi.json").json()
     assert "/api/sites/{name}/schedule" in openapi["paths"]
     assert httpx.get(server.url + "/healthz").json()["scheduler"] is True
+
+
+def test_forms_need_the_sessions_csrf_token(server: Server) -> None:
+    """A page of another site can make a logged-in browser post a form (the cookie goes along)
+    but cannot read the token in our pages: without it the change is refused."""
+    with server.as_("wendy") as api:
+        api.post("/api/sites", json={"name": "justid", "seeds": ["https://www.justid.nl/"]})
+    browser = httpx.Client(base_url=server.url, timeout=30)
+    login = browser.post("/login", data={"name": "wendy", "password": PASSWORD})
+    assert login.status_code == 303 and browser.cookies.get("bewaar_session")
+    page = browser.get("/sites/justid").text
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert token is not None
+    forged = browser.post("/sites/justid/schedule", data={"cron": "0 3 * * *"})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    other = browser.post("/sites/justid/schedule", data={"cron": "0 3 * * *", "csrf": "0" * 40})
+    assert other.status_code == 403
+    with server.as_("wendy") as api:
+        assert api.get("/api/schedules").json() == []  # nothing changed
+    ok = browser.post("/sites/justid/schedule", data={"cron": "0 3 * * *", "csrf": token[1]})
+    assert ok.status_code == 303
+    with server.as_("wendy") as api:  # scripts with a token need none
+        assert [s["cron"] for s in api.get("/api/schedules").json()] == ["0 3 * * *"]
+    assert browser.post("/logout").status_code == 403  # logging out is a change too
+    assert browser.post("/logout", data={"csrf": token[1]}).status_code == 303
+    browser.close()
 
 
 def test_audit_log_is_append_only(home: Path) -> None:

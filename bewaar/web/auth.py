@@ -2,12 +2,20 @@
 
 401 when nobody is logged in, 403 with the reason when the role does not allow the action.
 The role ``admin`` may do everything.
+
+A change made with the session cookie (any method but GET and HEAD) must also carry the
+session's CSRF token, as the form field ``csrf`` (every form of the pages has it) or the header
+``X-CSRF-Token``: a page of another site can make the browser send the cookie, but cannot
+read the token. The token is derived from the session secret, which only the browser holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
@@ -63,16 +71,37 @@ def principal(request: Request, db: Session) -> Principal | None:
     return Principal(user.id, user.name, user.role, via)
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def csrf_token(session_secret: str) -> str:
+    return hashlib.sha256(b"bewaar-csrf\0" + session_secret.encode()).hexdigest()[:40]
+
+
+async def check_csrf(request: Request) -> None:
+    """403 unless a change sent with the session cookie carries the session's CSRF token."""
+    secret = request.cookies.get(COOKIE)
+    if request.method in ("GET", "HEAD") or not secret:
+        return
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"):
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"))
+        sent = fields["csrf"][-1] if fields.get("csrf") else None
+    if not sent or not hmac.compare_digest(sent, csrf_token(secret)):
+        raise HTTPException(403, "this form is out of date or was sent from another site "
+                                 "(CSRF check): reload the page and try again")
+
+
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, who must have one of ``roles`` (or be admin)."""
 
-    def dependency(request: Request, db: Session = Depends(get_db)) -> Principal:
+    async def dependency(request: Request, db: Session = Depends(get_db)) -> Principal:
         who = principal(request, db)
         if who is None:
             raise HTTPException(
                 401, "not logged in: log in or send an API token (Authorization: Bearer …)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        if who.via == "session":
+            await check_csrf(request)
         if who.role != "admin" and who.role not in roles:
             reason = (f"{request.method} {request.url.path} needs the role "
                       f"{' or '.join(roles)}; {who.name} has the role {who.role}")

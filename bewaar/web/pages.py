@@ -23,6 +23,8 @@ from bewaar.web.auth import (
     RECORDS,
     WEBTEAM,
     Principal,
+    check_csrf,
+    csrf_token,
     get_db,
     require,
     settings_of,
@@ -37,7 +39,9 @@ templates = Environment(loader=PackageLoader("bewaar.web", "templates"),
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     who = getattr(request.state, "principal", None)
-    html = templates.get_template(name).render(request=request, who=who, **context)
+    secret = request.cookies.get(COOKIE)
+    html = templates.get_template(name).render(
+        request=request, who=who, csrf=csrf_token(secret) if secret else "", **context)
     return HTMLResponse(html, status_code=status)
 
 
@@ -81,7 +85,7 @@ async def login(request: Request, db: Session = Depends(get_db)) -> Response:
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[Depends(check_csrf)])
 def logout(request: Request, db: Session = Depends(get_db)) -> Response:
     if request.cookies.get(COOKIE):
         revoke(db, request.cookies[COOKIE])
