@@ -129,14 +129,18 @@ class SiteSpider(scrapy.Spider):
             host = urlsplit(response.url).hostname or ""
             if depth == 0 and kind == PAGE and not self.scope.include:
                 self.scope.add_host(host)  # a seed that redirects to www. or https
-        if not self.job.follow_links or not 200 <= response.status < 300:
+        if not 200 <= response.status < 300:
             return
         ctype = (response.headers.get(b"Content-Type") or b"").split(b";", 1)[0].strip().lower()
         if ctype == b"text/css" or response.url.split("?", 1)[0].endswith(".css"):
+            # Also in a patch crawl: a style sheet that was missing brings its own fonts,
+            # images and imports, which replay could not have asked for without it.
             for url in css_links(response.body, response.url):
                 req = self._request(url, REQUISITE, depth)
                 if req:
                     yield req
+            return
+        if not self.job.follow_links:
             return
         if not isinstance(response, TextResponse) or b"html" not in ctype and ctype:
             return

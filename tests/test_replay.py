@@ -113,6 +113,25 @@ def test_incomplete_capture_is_reported_and_a_patch_crawl_completes_it(
         assert leaf.status_code == 200 and leaf.content == httpx.get(missing_leaf).content
 
 
+def test_a_patch_crawl_brings_a_missing_style_sheets_own_requisites(
+    rb: Bewaar, wayback: Any  # noqa: F811
+) -> None:
+    """Replay can only ask for what a style sheet names once it has the style sheet: the patch
+    crawl that fetches a missing one fetches what it names too, so one round completes it."""
+    with NormalSite(pages=3) as site:
+        crawl(rb, site.url, exclude=[r"theme\.css$"])
+        qa = rb("replay", "check", "1", "--json", check=False).json()
+        theme, background = f"{site.url}static/theme.css", f"{site.url}img/theme-bg.png"
+        assert {u for p in qa["pages"] for u in p["missing"]} == {theme}
+        patch = rb("crawl", "--patch", "1", "--json").json()
+        assert patch["status"] == "finished" and patch["fetches"] == 2
+        again = rb("replay", "check", "1", "--json")
+        assert again.returncode == 0 and again.json()["ok"] is True
+        base = wayback(load_settings()).url
+        got = httpx.get(f"{base}/normal/2030id_/{background}")
+        assert got.status_code == 200 and got.content == httpx.get(background).content
+
+
 def test_replay_serves_and_excluded_url_does_not_replay(
     archived: tuple[Bewaar, NormalSite]
 ) -> None:
