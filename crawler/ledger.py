@@ -10,19 +10,24 @@ progress lines:
 
 This process, otherwise waiting, stores each message as it arrives (``store``). A message the
 worker had not sent when it was killed is lost with it, as an unflushed batch always was: the
-resume fetches those URLs again. Before the crawl, ``known_digests`` reads what dedup needs.
+resume fetches those URLs again. Before the crawl, ``known_digests`` reads what dedup needs
+and, for a resume, ``stored_captures`` what the run stored already.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
 
 from archive.db import session_scope
-from archive.models import Capture, PayloadDigest, SkippedUrl, WarcFile
+from archive.models import Capture, CrawlRun, PayloadDigest, SkippedUrl, WarcFile
 from archive.settings import Settings
+from crawler.job import CrawlJob
+from crawler.scope import canonical
+from crawler.stored import StoredCaptures, StoredRef
 
 
 def known_digests(settings: Settings, site_id: int) -> list[tuple[str, str, str, str]]:
@@ -31,6 +36,46 @@ def known_digests(settings: Settings, site_id: int) -> list[tuple[str, str, str,
         return [(d.digest, d.uri, d.date, d.record_id) for d in db.execute(
             select(PayloadDigest.digest, PayloadDigest.uri, PayloadDigest.date,
                    PayloadDigest.record_id).where(PayloadDigest.site_id == site_id))]
+
+
+def stored_captures(settings: Settings, job: CrawlJob) -> StoredCaptures:
+    """Captures of this run whose records are whole in a finished WARC file."""
+    out = StoredCaptures()
+    with session_scope(settings) as db:
+        for f in db.scalars(
+            select(WarcFile).join(CrawlRun).where(CrawlRun.site_id == job.site_id)
+        ):
+            p = Path(f.path)
+            if p.is_file():
+                out.paths[f.filename] = p
+        sizes = {name: p.stat().st_size for name, p in out.paths.items()}
+        for c in db.execute(
+            select(Capture.url, Capture.warc_filename, Capture.offset, Capture.length,
+                   Capture.record_type, Capture.payload_digest)
+            .where(Capture.run_id == job.run_id, Capture.warc_filename.is_not(None))
+        ):
+            assert c.warc_filename is not None
+            size = sizes.get(c.warc_filename)
+            if size is None or c.offset is None or c.length is None \
+                    or c.offset + c.length > size:
+                continue  # its record was cut off by the repair: fetch it again
+            out.by_url[canonical(c.url)] = StoredRef(c.warc_filename, c.offset, c.length,
+                                                c.record_type, c.payload_digest)
+        digests = {r.digest for r in out.by_url.values() if r.record_type == "revisit"}
+        if digests:
+            for o in db.execute(
+                select(Capture.warc_filename, Capture.offset, Capture.length,
+                       Capture.payload_digest)
+                .join(CrawlRun)
+                .where(CrawlRun.site_id == job.site_id, Capture.record_type == "response",
+                       Capture.payload_digest.in_(digests))
+            ):
+                if o.warc_filename in out.paths and o.payload_digest:
+                    out.by_digest[o.payload_digest] = StoredRef(
+                        o.warc_filename, o.offset or 0, o.length or 0, "response",
+                        o.payload_digest,
+                    )
+    return out
 
 
 def store(settings: Settings, run_id: int, msg: dict[str, Any]) -> None:

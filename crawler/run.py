@@ -27,7 +27,6 @@ from archive.settings import Settings
 from archive.urls import normalise_seed
 from crawler import ledger, prestart
 from crawler.job import CrawlJob, encode_job
-from crawler.stored import StoredCaptures
 
 
 @dataclass
@@ -220,7 +219,7 @@ def run_crawl(
         job = _prepare(settings, site_name, urls, resume_run_id, patch_run_id)
         if job.resume:
             repair_run(settings, job)
-            job.stored = StoredCaptures.load(settings, job).to_json()
+            job.stored = ledger.stored_captures(settings, job).to_json()
         job.known_digests = ledger.known_digests(settings, job.site_id)
         run_dir = settings.runs_dir / str(job.run_id)
         run_dir.mkdir(parents=True, exist_ok=True)

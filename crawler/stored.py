@@ -1,7 +1,7 @@
 """What a resumed run stored already, served back from its WARC files instead of the network.
 
-The command reads it from the database (``load``) and sends it to the worker with the job
-(``to_json``, ``from_json``): the worker does not load the database layer.
+The command reads it from the database (``crawler.ledger.stored_captures``) and sends it to
+the worker with the job (``to_json``, ``from_json``): the worker has no database layer.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.settings import Settings
 from archive.warc.http import iter_entity, parse_head
-from crawler.job import CrawlJob
 from crawler.scope import canonical
 
 
 @dataclass
-class _Ref:
+class StoredRef:
+    """Where a stored record is: its WARC file, offset and length."""
+
     filename: str
     offset: int
     length: int
@@ -28,8 +28,8 @@ class _Ref:
 
 @dataclass
 class StoredCaptures:
-    by_url: dict[str, _Ref] = field(default_factory=dict)
-    by_digest: dict[str, _Ref] = field(default_factory=dict)
+    by_url: dict[str, StoredRef] = field(default_factory=dict)
+    by_digest: dict[str, StoredRef] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
@@ -46,56 +46,11 @@ class StoredCaptures:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoredCaptures:
-        return cls({u: _Ref(*r) for u, r in data["by_url"].items()},
-                   {d: _Ref(*r) for d, r in data["by_digest"].items()},
+        return cls({u: StoredRef(*r) for u, r in data["by_url"].items()},
+                   {d: StoredRef(*r) for d, r in data["by_digest"].items()},
                    {n: Path(p) for n, p in data["paths"].items()})
 
-    @classmethod
-    def load(cls, settings: Settings, job: CrawlJob) -> StoredCaptures:
-        """Captures of this run whose records are whole in a finished WARC file."""
-        from sqlalchemy import select  # in the command only: the worker gets these as JSON
-
-        from archive.db import session_scope
-        from archive.models import Capture, CrawlRun, WarcFile
-
-        out = cls()
-        with session_scope(settings) as db:
-            for f in db.scalars(
-                select(WarcFile).join(CrawlRun).where(CrawlRun.site_id == job.site_id)
-            ):
-                p = Path(f.path)
-                if p.is_file():
-                    out.paths[f.filename] = p
-            sizes = {name: p.stat().st_size for name, p in out.paths.items()}
-            for c in db.execute(
-                select(Capture.url, Capture.warc_filename, Capture.offset, Capture.length,
-                       Capture.record_type, Capture.payload_digest)
-                .where(Capture.run_id == job.run_id, Capture.warc_filename.is_not(None))
-            ):
-                assert c.warc_filename is not None
-                size = sizes.get(c.warc_filename)
-                if size is None or c.offset is None or c.length is None \
-                        or c.offset + c.length > size:
-                    continue  # its record was cut off by the repair: fetch it again
-                out.by_url[canonical(c.url)] = _Ref(c.warc_filename, c.offset, c.length,
-                                                    c.record_type, c.payload_digest)
-            digests = {r.digest for r in out.by_url.values() if r.record_type == "revisit"}
-            if digests:
-                for o in db.execute(
-                    select(Capture.warc_filename, Capture.offset, Capture.length,
-                           Capture.payload_digest)
-                    .join(CrawlRun)
-                    .where(CrawlRun.site_id == job.site_id, Capture.record_type == "response",
-                           Capture.payload_digest.in_(digests))
-                ):
-                    if o.warc_filename in out.paths and o.payload_digest:
-                        out.by_digest[o.payload_digest] = _Ref(
-                            o.warc_filename, o.offset or 0, o.length or 0, "response",
-                            o.payload_digest,
-                        )
-        return out
-
-    def _read(self, ref: _Ref) -> bytes | None:
+    def _read(self, ref: StoredRef) -> bytes | None:
         path = self.paths.get(ref.filename)
         if path is None:
             return None
