@@ -1,43 +1,38 @@
-"""Leave a process the way the interpreter would, minus its teardown of every imported module.
+"""End a process through the interpreter's normal shutdown, without its garbage collections.
 
-With SQLAlchemy, Scrapy and lxml loaded that teardown takes a quarter of a second, which every
-``bewaar`` command and every crawl worker would otherwise spend after its work is done.
+A ``bewaar`` command or a crawl worker has SQLAlchemy, rich, Scrapy, Twisted and lxml loaded
+when its work is done. The interpreter's normal shutdown (join non-daemon threads, run the
+``atexit`` handlers, flush the standard streams, clear every module) then runs several full
+garbage collections over that whole heap. ``gc.freeze()`` (public, documented) moves every
+object alive at that moment into the permanent generation, which no collection scans, so the
+shutdown keeps every step a library relies on and loses only the scans.
+
+Measured on the shared 2-core development machine under load (time from the work being done
+until the parent has reaped the process; median of 20, two sessions, 1 December 2026):
+
+- plain ``sys.exit``: 480-790 ms for ``bewaar runs``, 510-900 ms for the crawl worker;
+- the former exit (``gc.collect``, then ``os._exit`` after the private ``threading._shutdown``
+  and ``atexit._run_exitfuncs``): 75-310 ms and 100-180 ms;
+- ``gc.freeze`` and ``SystemExit`` (this module): 31-67 ms and 39-72 ms;
+- a bare ``os._exit``, the floor: 8-18 ms and 11-15 ms.
+
+What a frozen object loses is only the cycle collector: an object in a reference cycle is not
+finalised at exit. Nothing here relies on that: files are written with ``archive.files`` (closed
+explicitly), log handlers are flushed by ``logging``'s own ``atexit`` handler, the standard
+streams by the interpreter, and database connections are closed here before the freeze.
 """
 
 from __future__ import annotations
 
-import atexit
 import gc
-import logging
-import os
 import sys
-import threading
+from typing import NoReturn
 
 
-def exit_now(code: object = 0) -> None:
-    """Exit with ``code`` (as ``SystemExit`` takes it) once the work is done: threads stopped
-    and joined, exit handlers run, garbage finalised (an unclosed file closes and flushes),
-    database connections closed, logs and output flushed."""
-    if code is None:
-        status = 0
-    elif isinstance(code, int):
-        status = code
-    else:
-        print(code, file=sys.stderr)
-        status = 1
-    # The interpreter's own first step at exit: stop thread pools, wait for non-daemon threads.
-    shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is not None:
-        shutdown()
-    else:
-        for thread in threading.enumerate():
-            if thread is not threading.current_thread() and not thread.daemon:
-                thread.join()
-    atexit._run_exitfuncs()
-    gc.collect()
-    if "archive.db" in sys.modules:
+def exit_now(code: object = 0) -> NoReturn:
+    """Exit with ``code`` (as ``SystemExit`` takes it) once the work is done: database
+    connections closed, then the interpreter's normal shutdown without its collections."""
+    if "archive.db" in sys.modules:  # loaded only by commands that use the database
         sys.modules["archive.db"].close_all()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    gc.freeze()
+    raise SystemExit(code)

@@ -2,7 +2,7 @@
 
 It imports almost nothing itself: for ``bewaar crawl`` it first starts the crawl worker, which
 then imports Scrapy on one core while the command line imports itself on the other. It exits
-without the interpreter's module teardown (``archive.exit``).
+through the interpreter's normal shutdown minus its garbage collections (``archive.exit``).
 """
 
 from __future__ import annotations
