@@ -6,7 +6,9 @@ a session factory. SQLite gets WAL and foreign keys; PostgreSQL is used as it is
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +95,27 @@ def migrate(engine: Engine) -> None:
 _factories: dict[str, sessionmaker[Session]] = {}
 
 
+def check_folder(db_path: Path) -> None:
+    """The SQLite database's folder (usually BEWAAR_HOME) exists or can be made, and a new
+    database can be written in it; otherwise a ``SettingsError`` that says which and why."""
+    folder = db_path.parent
+    if folder.exists() and not folder.is_dir():
+        raise SettingsError(f"cannot use {folder} for the database: it is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"cannot create {folder}: {exc.strerror}") from None
+    if db_path.exists():
+        return
+    try:  # a folder such as /proc/self exists but takes no files
+        fd, probe = tempfile.mkstemp(prefix=".bewaar-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise SettingsError(f"cannot write the database in {folder} ({exc.strerror}): "
+                            "it needs a folder this user can write in") from None
+
+
 def open_db(settings: Settings, *, migrate_schema: bool = True) -> sessionmaker[Session]:
     """Return a session factory for the settings' database, migrated to the latest schema
     (``migrate_schema=False`` for a child process whose parent migrated it already)."""
@@ -100,14 +123,16 @@ def open_db(settings: Settings, *, migrate_schema: bool = True) -> sessionmaker[
     if url in _factories:
         return _factories[url]
     if url.startswith("sqlite:///"):
-        db_path = Path(url[len("sqlite:///") :])
-        try:
-            db_path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SettingsError(f"cannot create {db_path.parent}: {exc.strerror}") from None
+        check_folder(Path(url[len("sqlite:///") :]))
     engine = make_engine(url)
     if migrate_schema:
-        migrate(engine)
+        try:
+            migrate(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            shown = engine.url.render_as_string(hide_password=True)
+            raise SettingsError(f"cannot open the database {shown}: {reason}") from None
     factory = sessionmaker(engine, expire_on_commit=False)
     _factories[url] = factory
     return factory

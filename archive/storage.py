@@ -1,14 +1,17 @@
 """Where finished files live: a small Protocol with a local-folder and an S3 backend.
 
 Chosen by URL: a plain path or ``file://`` gives ``LocalStorage``; ``s3://bucket/prefix`` gives
-``S3Storage`` (endpoint and credentials from the usual AWS_* environment variables, so MinIO works
-with ``AWS_ENDPOINT_URL``). Files are always finished locally first and then stored whole; a reader
-never sees half a file.
+``S3Storage`` (endpoint and credentials from the usual AWS_* environment variables, which boto3
+reads itself, so MinIO works with ``AWS_ENDPOINT_URL``). Files are always finished locally first
+and then stored whole; a reader never sees half a file.
+
+Not wired in yet: the ``storage_url`` setting takes a local folder only (WARCs and packages are
+written under it, see ``Settings.storage_root``) and refuses ``s3://`` until the scale-out work
+puts this backend behind it.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +92,7 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
-        self.client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+        self.client = boto3.client("s3")  # boto3 reads AWS_ENDPOINT_URL and the credentials
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
@@ -43,8 +43,6 @@ class WireDownloadHandler(BaseDownloadHandler):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        if not crawler.settings.getbool("BEWAAR_WIRE_ENABLED", True):
-            raise NotConfigured("wire handler switched off")
         s = crawler.settings
         self.pool = WirePool(
             max_idle_per_origin=max(1, s.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 8)),

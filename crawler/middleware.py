@@ -1,7 +1,7 @@
 """Downloader middleware: retry 429/503 (and 502/504) politely, honouring Retry-After.
 
 The download handler closes a per-host gate for the Retry-After time; this middleware sends the
-request again (at most ``BEWAAR_RETRY_TIMES``). Every attempt is in the WARC.
+request again (at most the ``retry_times`` setting). Every attempt is in the WARC.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ class RetryAfterMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
-        times = crawler.settings.getint("BEWAAR_RETRY_TIMES", 2)
+        settings = crawler.settings.get("BEWAAR_SETTINGS")  # archive.settings.Settings
+        times = settings.retry_times if settings is not None else 0
         if times <= 0:
             raise NotConfigured("retries switched off")
         return cls(crawler, times)

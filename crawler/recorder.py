@@ -1,11 +1,11 @@
 """The Scrapy extension that owns the WARC writer and reports what the run recorded.
 
-``WarcRecorder`` (built from_crawler; off with ``BEWAAR_RECORDER_ENABLED = False``) writes each
-exchange the download handler hands it, answers the dedup question from a dict of the site's
-payload digests (sent with the job), and sends capture, skipped-URL, payload-digest and WARC-file
-rows in batches, as JSON lines on the worker's stdout, to the command that stores them
-(``crawler.ledger``). It also writes the crawl log (one line per fetch) and sends progress.
-Should the command stop reading, nothing more could be recorded: the crawl stops.
+``WarcRecorder`` (built from_crawler) writes each exchange the download handler hands it,
+answers the dedup question from a dict of the site's payload digests (sent with the job), and
+sends capture, skipped-URL, payload-digest and WARC-file rows in batches, as JSON lines on the
+worker's stdout, to the command that stores them (``crawler.ledger``). It also writes the crawl
+log (one line per fetch) and sends progress. Should the command stop reading, nothing more could
+be recorded: the crawl stops.
 """
 
 from __future__ import annotations
@@ -86,8 +86,6 @@ class WarcRecorder:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcRecorder:
         s = crawler.settings
-        if not s.getbool("BEWAAR_RECORDER_ENABLED", True):
-            raise NotConfigured("recorder switched off")
         job: CrawlJob | None = s.get("BEWAAR_JOB")
         settings: Settings | None = s.get("BEWAAR_SETTINGS")
         if job is None or settings is None:
@@ -101,7 +99,7 @@ class WarcRecorder:
         job, s = self.job, self.settings
         return {
             "operator": s.operator,
-            "organisation": s.organisation,
+            **({"organisation": s.organisation} if s.organisation else {}),
             "isPartOf": f"{job.site_name} run {job.run_id}",
             "description": f"Bewaarplaats crawl of site {job.site_name}, run {job.run_id} ({job.kind})",
             "robots": "obey" if job.robots == "obey" else "ignore",
