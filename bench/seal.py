@@ -106,9 +106,12 @@ def cpu_s() -> float:
 def child_ours(src: Path, work: Path, mode: str) -> dict[str, float]:
     os.environ["BEWAAR_HOME"] = str(work / "home")
     from archive.package import PackageInput, build_package, verify_package
+    from archive.package.organisation import FICTITIOUS_ORGANISATION, FICTITIOUS_ORGANISATION_ID
     from archive.settings import load_settings
 
-    settings = load_settings()
+    # sealing needs an organisation: the benchmark names the fictitious one
+    settings = load_settings(organisation=FICTITIOUS_ORGANISATION,
+                             organisation_id=FICTITIOUS_ORGANISATION_ID)
     from archive.package.keys import init_keys
 
     init_keys(settings)

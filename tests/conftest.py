@@ -15,6 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BEWAAR = [sys.executable, "-m", "bewaar.cli.main"]
+# Sealing refuses without a configured organisation: every test home names this fictitious one
+# (a test about the unconfigured case removes it).
+TEST_ORGANISATION = {"BEWAAR_ORGANISATION": "Ministerie van Proefzaken (fictief, test)",
+                     "BEWAAR_ORGANISATION_ID": "00000009999999999000"}
 
 
 @dataclass
@@ -61,6 +65,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for key in list(os.environ):
         if key.startswith("BEWAAR_") and key not in ("BEWAAR_HOME",) and not key.startswith("BEWAAR_TEST"):
             monkeypatch.delenv(key)
+    for key, value in TEST_ORGANISATION.items():
+        monkeypatch.setenv(key, value)
     from bewaar.cli import common
 
     common.reset_settings()
@@ -73,4 +79,5 @@ def bewaar(home: Path) -> Bewaar:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEWAAR_") or k.startswith("BEWAAR_TEST")}
     env["BEWAAR_HOME"] = str(home)
     env["PYTHONPATH"] = str(ROOT)
+    env.update(TEST_ORGANISATION)
     return Bewaar(home=home, env=env)

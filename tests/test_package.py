@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,13 +20,13 @@ from archive.errors import SettingsError
 from archive.package import PackageInput, build_package, verify_package
 from archive.package.selectielijst import SelectielijstError, add_duration
 from archive.settings import Settings, load_settings
-from tests.tsa import LocalPKI, pki, run_standard_tools  # noqa: F401
+from tests.tsa import LocalPKI, pki, run_standard_tools, verify_txt_commands  # noqa: F401
 
 BIN = Path(sys.executable).parent
 XSD = Path(__file__).resolve().parents[1] / "archive" / "package" / "schema" / "MDTO-XML1.0.1.xsd"
 NS = {"m": "https://www.nationaalarchief.nl/mdto"}
 SELECTIELIJST = """\
-name = "Selectielijst Ministerie van Justitie en Veiligheid 2024"
+name = "Selectielijst Ministerie van Proefzaken 2024"
 
 [[categorie]]
 code = "1.1"
@@ -94,6 +95,69 @@ def test_package_verifies_with_standard_tools_alone(home: Path, tmp_path: Path,
     # the tag manifest digest we recorded is the one on disk
     tm = (pkg / "bag" / "tagmanifest-sha512.txt").read_bytes()
     assert hashlib.sha512(tm).hexdigest() == result.tagmanifest_sha512
+
+
+def _command_output(results: list[subprocess.CompletedProcess[str]], *words: str) -> str:
+    [out] = [r.stdout for r in results if all(w in r.args for w in words)]
+    return out
+
+
+def test_verify_txt_guides_an_outside_auditor(home: Path, tmp_path: Path,
+                                              pki: LocalPKI) -> None:  # noqa: F811
+    """Every command VERIFY.txt gives runs and passes on a real package, and what it prints is
+    what the text says to compare: root fingerprints, signer, time-stamp time, the chain link."""
+    s = sealed_settings(home, pki)
+    first, second = make(s, tmp_path), make(s, tmp_path)
+    pkg = second.path
+    text = (pkg / "seal" / "VERIFY.txt").read_text()
+    commands = verify_txt_commands(pkg, pki.ca, pki.ca, XSD)
+    assert [w[:2] for w in commands] == [
+        ["openssl", "x509"], ["openssl", "x509"], ["bagit.py", "--validate"],
+        ["openssl", "cms"], ["openssl", "pkcs7"], ["openssl", "cms"], ["openssl", "ts"],
+        ["openssl", "ts"], ["grep", "^Bewaar-Previous-"],
+        ["sha512sum", f"../{first.id}/bag/tagmanifest-sha512.txt"], ["find", "bag/data"]]
+    results = run_standard_tools(pkg, pki.ca, pki.ca, BIN, every=True, schema=XSD)
+    if shutil.which("xmllint") is None:  # libxml2-utils is not installed here
+        results = results[:-1]
+    for r in results:
+        assert r.returncode == 0, f"{r.args}\n{r.stdout}\n{r.stderr}"
+    # the root fingerprints written are the ones openssl computes from the auditor's anchors
+    for r in results[:2]:
+        found = r.stdout.strip().split("=", 1)[1]
+        assert f"\n     {found}\n" in text
+    assert text.count(found) == 2  # the seal's and the time-stamp authority's root
+    assert "Never use seal/signer-chain.pem or seal/tsa-chain.pem as a trust anchor" in text
+    assert "Test Ministerie seal" in _command_output(results, "pkcs7", "-print_certs")
+    assert "signerInfos" in _command_output(results, "cms", "-cmsout")
+    stamp = _command_output(results, "ts", "-reply")
+    assert re.search(r"^Time stamp: \w{3} +\d+ \d\d:\d\d:\d\d(\.\d+)? \d{4} GMT$", stamp,
+                     re.MULTILINE), stamp
+    link = dict(line.split(": ", 1) for line in _command_output(results, "grep").splitlines())
+    assert link["Bewaar-Previous-Package"] == first.id
+    assert _command_output(results, "sha512sum").split()[0] == (
+        link["Bewaar-Previous-Tagmanifest-SHA512"])
+    for needed in ("pip install bagit", "MDTO-XML 1.0.1", "Nationaal Archief",
+                   "archive/package/schema/MDTO-XML1.0.1.xsd",
+                   hashlib.sha256(XSD.read_bytes()).hexdigest()):
+        assert needed in text
+    if shutil.which("xmllint"):
+        assert "validates" in results[-1].stderr
+
+
+def test_verify_txt_without_time_stamp_has_no_time_stamp_step(home: Path,
+                                                              tmp_path: Path) -> None:
+    s = sealed_settings(home, None)  # local keys, no time-stamp authority
+    pkg = make(s, tmp_path).path
+    text = (pkg / "seal" / "VERIFY.txt").read_text()
+    commands = verify_txt_commands(pkg, s.keys_dir / "ca.pem", Path("/nonexistent"))
+    assert not [w for w in commands if "ts" in w or "/nonexistent" in w or "sha512sum" in w]
+    assert "TSA-ROOT.pem" not in text and ".tsr" not in text
+    assert "NO time-stamp" in text and "first package of its source" in text
+    assert "NOT qualified" in text
+    for r in run_standard_tools(pkg, s.keys_dir / "ca.pem", Path("/nonexistent"), BIN,
+                                every=True, schema=XSD):
+        if r.args[0] != "find" or shutil.which("xmllint"):
+            assert r.returncode == 0, f"{r.args}\n{r.stdout}\n{r.stderr}"
 
 
 def test_mdto_sidecars_validate_and_carry_the_selectielijst(home: Path, tmp_path: Path) -> None:

@@ -7,11 +7,13 @@ import io
 import json
 import shutil
 import socket
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -19,9 +21,18 @@ from warcio.warcwriter import WARCWriter
 from archive.db import session_scope
 from archive.errors import BewaarError, NotFoundError, SettingsError
 from archive.models import CrawlRun, Site, WarcFile
-from archive.package import NotAPackageError, PackageInput, build_package, seal_run, verify_package
+from archive.package import (
+    AlreadySealedError,
+    NotAPackageError,
+    PackageInput,
+    build_package,
+    seal_run,
+    verify_package,
+)
+from archive.package.organisation import FICTITIOUS_ORGANISATION
 from archive.package.selectielijst import SelectielijstError, load_into_db
 from archive.settings import load_settings
+from tests.conftest import TEST_ORGANISATION
 from tests.test_package import SELECTIELIJST
 from tests.tsa import LocalPKI, pki, run_standard_tools  # noqa: F401
 
@@ -34,16 +45,18 @@ def make_run(home: Path, *, category: str | None = "1.1", status: str = "finishe
     s.warc_dir.mkdir(parents=True, exist_ok=True)
     s.index_dir.mkdir(parents=True, exist_ok=True)
     with session_scope(s) as db:
-        site = Site(name="justid", seeds=["https://www.justid.nl/"], category=category)
-        db.add(site)
-        db.flush()
+        site = db.scalar(select(Site).where(Site.name == "justid"))
+        if site is None:  # a later run of the same site reuses it
+            site = Site(name="justid", seeds=["https://www.justid.nl/"], category=category)
+            db.add(site)
+            db.flush()
         run = CrawlRun(site_id=site.id, status=status, seeds=site.seeds, pages=2,
                        started_at=datetime(2025, 5, 1, 9, tzinfo=UTC),
                        finished_at=datetime(2025, 5, 1, 10, tzinfo=UTC))
         db.add(run)
         db.flush()
         for n in range(2):
-            name = f"BEWAAR-20250501090000000-0000{n}-host.warc.gz"
+            name = f"BEWAAR-20250501090000000-{run.id - 1:04d}{n}-host.warc.gz"
             path = s.warc_dir / name
             with open(path, "wb") as fh:
                 w = WARCWriter(fh, gzip=True)
@@ -109,7 +122,7 @@ def test_seal_run_and_verify(loaded, home: Path, pki: LocalPKI) -> None:  # type
     listed = bewaar("package", "list", "--json").json()
     assert [p["id"] for p in listed] == [out["id"]] and listed[0]["run_id"] == run_id
     # the newest package of a source has no successor to miss it: the depot's record does
-    again = seal_run(load_settings(), run_id)
+    again = seal_run(load_settings(), run_id, again=True)
     assert again.previous_id == out["id"]
     shutil.rmtree(again.path)
     res = bewaar("verify", str(home / "packages"), "--json", check=False)
@@ -138,7 +151,7 @@ def test_a_warc_changed_after_the_crawl_is_caught(loaded, home: Path) -> None:  
     assert (finding["expected"], finding["found"]) == (written, hashlib.sha512(raw).hexdigest())
     with open(warc, "ab") as fh:  # grown since the crawl: the seal refuses it
         fh.write(b"x")
-    res = loaded("seal", str(run_id), check=False)
+    res = loaded("seal", str(run_id), "--again", check=False)
     assert res.returncode == 2 and "changed since it was written" in said(res)
 
 
@@ -229,3 +242,77 @@ def test_selectielijst_load_and_list(bewaar, home: Path) -> None:  # type: ignor
     bad.write_text('[[categorie]]\ncode = "1"\nnaam = "x"\nwaardering = "V"\n')
     with pytest.raises(SelectielijstError, match="V needs a bewaartermijn"):
         load_into_db(load_settings(), bad)
+
+
+def test_sealing_a_sealed_run_again_needs_again(loaded, home: Path) -> None:  # type: ignore[no-untyped-def]
+    """A second seal of a run is refused unless --again; then it is chained after the newest
+    package of the site (a later run's), so the chain stays one line."""
+    bewaar = loaded
+    first_run, later_run = make_run(home), make_run(home)
+    first = bewaar("seal", str(first_run), "--json").json()
+    later = bewaar("seal", str(later_run), "--json").json()
+    assert later["previous_id"] == first["id"]
+    res = bewaar("seal", str(first_run), "--json", check=False)
+    assert res.returncode == 2 and res.stdout == ""
+    assert (f"run {first_run} is already sealed as {first['id']} "
+            "(use --again to seal it once more)") in said(res)
+    assert sorted(p.name for p in (home / "packages").iterdir()) == sorted(
+        [first["id"], later["id"]])
+    with pytest.raises(AlreadySealedError, match="already sealed"):
+        seal_run(load_settings(), first_run)
+    again = bewaar("seal", str(first_run), "--again", "--json").json()
+    assert again["previous_id"] == later["id"]
+    info = (Path(again["package"]) / "bag" / "bag-info.txt").read_text()
+    assert f"Bewaar-Run-Id: {first_run}\n" in info
+    assert f"Bewaar-Previous-Package: {later['id']}\n" in info
+    assert f"Bewaar-Run-Sealed-Before: {first['id']}\n" in info
+    res = bewaar("verify", str(home / "packages"), "--json")  # the whole chain holds
+    assert res.json()["valid"] is True
+    listed = bewaar("package", "list", "--json").json()
+    assert [p["previous_id"] for p in listed] == [None, first["id"], later["id"]]
+
+
+def _subject(cert: Path) -> str:
+    """The subject as openssl prints it (RFC 2253, without its backslash escapes)."""
+    return subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-subject", "-nameopt",
+                           "RFC2253"], capture_output=True, text=True, check=True,
+                          timeout=60).stdout.replace("\\", "")
+
+
+def test_sealing_needs_a_configured_organisation(loaded, home: Path) -> None:  # type: ignore[no-untyped-def]
+    bewaar = loaded
+    org = {k: bewaar.env.pop(k) for k in TEST_ORGANISATION}  # as a fresh install: none set
+    run_id = make_run(home)
+    res = bewaar("seal", str(run_id), check=False)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    for name in ("BEWAAR_ORGANISATION", "BEWAAR_ORGANISATION_ID", "bewaar.toml"):
+        assert name in said(res)
+    assert not (home / "packages").exists() or list((home / "packages").iterdir()) == []
+    # local keys may be made before it is configured, for an obviously fictitious organisation
+    made = bewaar("keys", "init", "--json")
+    keys = made.json()
+    assert keys["fictitious"] is True and keys["organisation"] == FICTITIOUS_ORGANISATION
+    assert "no organisation is configured" in said(made)
+    assert f"O={FICTITIOUS_ORGANISATION}" in _subject(Path(keys["seal_cert"]))
+    assert f"O={FICTITIOUS_ORGANISATION}" in _subject(Path(keys["ca"]))
+    bewaar.env.update(org)
+    res = bewaar("seal", str(run_id), check=False)  # those keys do not name the organisation
+    assert res.returncode == 2 and "bewaar keys init --force" in said(res)
+    assert org["BEWAAR_ORGANISATION"] in said(res)
+    keys = bewaar("keys", "init", "--force", "--json").json()
+    assert keys["fictitious"] is False and keys["organisation"] == org["BEWAAR_ORGANISATION"]
+    subject = _subject(home / "keys" / "seal.pem")
+    assert f"O={org['BEWAAR_ORGANISATION']}" in subject
+    assert org["BEWAAR_ORGANISATION_ID"] in subject  # organizationIdentifier (2.5.4.97)
+    assert f"O={org['BEWAAR_ORGANISATION']}" in _subject(home / "keys" / "ca.pem")
+    out = bewaar("seal", str(run_id), "--json").json()
+    info = (Path(out["package"]) / "bag" / "bag-info.txt").read_text()
+    assert f"Source-Organization: {org['BEWAAR_ORGANISATION']}\n" in info
+    assert f"Organization-Identifier: {org['BEWAAR_ORGANISATION_ID']}\n" in info
+    assert "Justitie" not in "".join(p.read_text(errors="replace")
+                                     for p in Path(out["package"]).rglob("*") if p.is_file())
+    signer = subprocess.run(["openssl", "pkcs7", "-inform", "DER", "-in",
+                             str(Path(out["package"]) / "seal" / "tagmanifest-sha512.txt.p7s"),
+                             "-print_certs", "-noout"], capture_output=True, text=True,
+                            check=True, timeout=60).stdout
+    assert org["BEWAAR_ORGANISATION"] in signer

@@ -12,6 +12,7 @@ import pytest
 
 from archive.package import verify_package
 from archive.package.verify import VerifyReport
+from tests.conftest import TEST_ORGANISATION
 from tests.test_package import make, sealed_settings
 from tests.tsa import LocalPKI, pki, run_standard_tools  # noqa: F401
 
@@ -25,6 +26,8 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, pki: LocalPKI) -> Path:  
     home = tmp_path_factory.mktemp("tamper") / "home"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BEWAAR_HOME", str(home))
+        for key, value in TEST_ORGANISATION.items():
+            mp.setenv(key, value)
         s = sealed_settings(home, pki)
         return make(s, home.parent).path
 

@@ -5,11 +5,14 @@
 
 from archive.package.build import PackageError, PackageInput, PackageResult, build_package
 from archive.package.keys import init_keys
-from archive.package.seal_run import seal_run
+from archive.package.organisation import OrganisationNotConfiguredError
+from archive.package.seal_run import AlreadySealedError, seal_run
 from archive.package.verify import NotAPackageError, VerifyReport, verify_package
 
 __all__ = [
+    "AlreadySealedError",
     "NotAPackageError",
+    "OrganisationNotConfiguredError",
     "PackageError",
     "PackageInput",
     "PackageResult",

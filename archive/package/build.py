@@ -26,9 +26,11 @@ from archive.package import bag, mdto
 from archive.package.chain import previous_package
 from archive.package.cms import sign_detached
 from archive.package.keys import SealIdentity, load_identity
+from archive.package.organisation import Organisation, require_organisation
 from archive.package.parallel import run_batched
 from archive.package.rfc3161 import parse_response, request_timestamp
 from archive.package.selectielijst import Category, find_category
+from archive.package.verify_txt import VerifyFacts, fingerprint, render, root_of
 from archive.settings import Settings
 
 SOFTWARE = "Bewaarplaats 0.1.0"
@@ -96,37 +98,6 @@ def new_package_id(source_name: str, now: datetime) -> str:
     return f"{safe}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def verify_txt(package_id: str, timestamped: bool, local_seal: bool) -> bytes:
-    root = ("the organisation's root certificate, obtained from the organisation itself"
-            if not local_seal else
-            "keys/ca.pem of the archive that made it (this seal is local and not qualified)")
-    text = f"""Package {package_id}, sealed by {SOFTWARE}.
-
-It can be checked with standard tools alone, from this folder:
-
-1. Completeness and every checksum (bagit-python):
-
-   bagit.py --validate bag/
-
-2. The seal: a CMS detached signature over the tag manifest. SEAL-ROOT.pem is {root}.
-   seal/signer-chain.pem holds the chain as it was sealed.
-
-   openssl cms -verify -binary -inform DER -in seal/{SIG_NAME} -content bag/tagmanifest-sha512.txt -CAfile SEAL-ROOT.pem -out /dev/null
-
-3. The time-stamp over the seal (RFC 3161). TSA-ROOT.pem is the time-stamp authority's root
-   certificate; seal/tsa-chain.pem holds the certificates the authority sent.
-
-   openssl ts -verify -data seal/{SIG_NAME} -in seal/{TSR_NAME} -CAfile TSA-ROOT.pem -untrusted seal/tsa-chain.pem
-
-The tag manifest lists the sha512 of bag-info.txt and manifest-sha512.txt, which list every file,
-so these three checks cover every byte of bag/. bag-info.txt names the previous package of the
-same source (Bewaar-Previous-Package) and the sha512 of its tag manifest.
-"""
-    if not timestamped:
-        text += "\nThis package has NO time-stamp (no time-stamp authority was configured).\n"
-    return text.encode()
-
-
 def _write(path: Path, data: bytes) -> str:
     digest, _ = bag.copy_hashed(data, path)
     return digest
@@ -150,7 +121,8 @@ def build_package(
     if source_kind not in ("crawl", "chat"):
         raise PackageError(f"source kind must be 'crawl' or 'chat', not {source_kind!r}")
     cat: Category | None = find_category(settings, category) if category else None
-    identity = load_identity(settings)  # bad keys fail before anything is written
+    organisation = require_organisation(settings)  # before anything is written
+    identity = load_identity(settings)  # bad keys too
     prev = previous_package(settings, source_kind, source_name)
     created = datetime.now(UTC)
     if prev is not None:  # keep the chain's order strict even within one clock tick
@@ -165,9 +137,9 @@ def build_package(
     final = settings.packages_dir / package_id
     tmp = settings.packages_dir / f".tmp-{package_id}"
     try:
-        result = _build(settings, tmp, package_id, identity, cat, prev, now, source_kind,
-                        source_name, title, files, bag_info, description, period, run_id,
-                        progress)
+        result = _build(settings, tmp, package_id, organisation, identity, cat, prev, now,
+                        source_kind, source_name, title, files, bag_info, description, period,
+                        run_id, progress)
         os.rename(tmp, final)
         _fsync_dir(settings.packages_dir)
     except BaseException:
@@ -204,8 +176,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _build(
-    settings: Settings, tmp: Path, package_id: str, identity: SealIdentity, cat: Category | None,
-    prev: Package | None, now: datetime, source_kind: str, source_name: str, title: str,
+    settings: Settings, tmp: Path, package_id: str, organisation: Organisation,
+    identity: SealIdentity, cat: Category | None, prev: Package | None, now: datetime, source_kind: str, source_name: str, title: str,
     files: Iterable[PackageInput], extra_info: dict[str, str] | None, description: str | None,
     period: tuple[datetime, datetime] | None, run_id: int | None,
     progress: Callable[[int], None] | None,
@@ -274,15 +246,14 @@ def _build(
         raise PackageError("nothing to package: no files given")
     obj = mdto.informatieobject_xml(
         package_id=package_id, title=title, description=description,
-        organisation=settings.organisation, organisation_id=settings.organisation_id,
-        category=cat, created=now, period=period, files=sorted(relpaths),
+        organisation=organisation, category=cat, created=now, period=period, files=sorted(relpaths),
         source_kind=source_kind, previous_id=prev.id if prev else None,
     )
     manifest.add(f"data/{object_sidecar}", _write(data / object_sidecar, obj), len(obj))
     oxum = f"{manifest.bytes}.{len(manifest)}"
     info: list[tuple[str, str]] = [
-        ("Source-Organization", settings.organisation),
-        ("Organization-Identifier", settings.organisation_id),
+        ("Source-Organization", organisation.name),
+        ("Organization-Identifier", organisation.identifier),
         ("External-Identifier", package_id),
         ("External-Description", description or title),
         ("Bagging-Date", now.date().isoformat()),
@@ -325,13 +296,25 @@ def _build(
     _write(seal / SIG_NAME, signature)
     chain_pem = b"".join(c.public_bytes(Encoding.PEM) for c in [identity.cert, *identity.chain])
     _write(seal / "signer-chain.pem", chain_pem)
+    tsa_root = None
     if settings.tsa_url:
         reply = request_timestamp(settings.tsa_url, signature)
         token = parse_response(reply, signature)
         _write(seal / TSR_NAME, reply)
         _write(seal / "tsa-chain.pem",
                b"".join(c.public_bytes(Encoding.PEM) for c in token.certificates))
-    _write(seal / "VERIFY.txt", verify_txt(package_id, bool(settings.tsa_url), identity.local))
+        tsa_root = root_of(token.certificates)
+    seal_root = root_of([identity.cert, *identity.chain])
+    _write(seal / "VERIFY.txt", render(VerifyFacts(
+        package_id=package_id, software=SOFTWARE, sealed_at=mdto.xml_datetime(now),
+        organisation=organisation.name, organisation_id=organisation.identifier,
+        organisation_id_source=organisation.id_source, source=f"{source_kind}:{source_name}",
+        sig_name=SIG_NAME, tsr_name=TSR_NAME, local_seal=identity.local,
+        seal_root_fingerprint=fingerprint(seal_root) if seal_root else None,
+        timestamped=bool(settings.tsa_url),
+        tsa_root_fingerprint=fingerprint(tsa_root) if tsa_root else None,
+        previous_id=prev.id if prev else None,
+    )))
     bag.sync_tree(tmp)
     payload_files = len(relpaths)
     payload_bytes = manifest.bytes

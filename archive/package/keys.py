@@ -3,7 +3,8 @@
 Configured with ``seal_cert``/``seal_key``/``seal_chain`` (PEM, or PKCS #12 in ``seal_cert``;
 the password is read from the environment variable named by ``seal_key_password_env``).
 Without configuration, ``init_keys`` makes a local CA and seal certificate in ``keys_dir``,
-clearly named as not qualified.
+clearly named as not qualified, for the configured organisation (O= and organizationIdentifier;
+an obviously fictitious stand-in while none is configured, which sealing then refuses).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from archive.errors import SettingsError
 from archive.files import write_atomic
+from archive.package.organisation import organisation_or_fictitious, require_organisation
 from archive.settings import Settings
 
 SealKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -41,6 +43,8 @@ class KeyPaths:
     seal_cert: Path
     seal_key: Path
     created: bool
+    organisation: str | None = None  # O= of the seal certificate (when read or made)
+    fictitious: bool = False  # made for the fictitious stand-in: no organisation configured
 
 
 def local_paths(settings: Settings) -> KeyPaths:
@@ -56,13 +60,15 @@ def init_keys(settings: Settings, *, force: bool = False) -> KeyPaths:
     """Make a local CA and seal certificate in ``keys_dir`` (kept if present, unless ``force``)."""
     paths = local_paths(settings)
     if paths.seal_cert.exists() and paths.seal_key.exists() and paths.ca_cert.exists() and not force:
-        return paths
+        return KeyPaths(paths.ca_cert, paths.seal_cert, paths.seal_key, False,
+                        _cert_organisation(paths.seal_cert))
     try:
         settings.keys_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SettingsError(f"cannot create {settings.keys_dir}: {exc.strerror}") from None
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    org = settings.organisation[:64]
+    organisation, fictitious = organisation_or_fictitious(settings)
+    org = organisation.name[:64]  # the X.520 upper bound of organizationName
     ca_key = ec.generate_private_key(ec.SECP384R1())
     ca_name = x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
@@ -85,7 +91,7 @@ def init_keys(settings: Settings, *, force: bool = False) -> KeyPaths:
         x509.CertificateBuilder()
         .subject_name(x509.Name([
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, settings.organisation_id),
+            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, organisation.identifier),
             x509.NameAttribute(NameOID.COMMON_NAME, f"Archive seal ({NOT_QUALIFIED})"),
         ]))
         .issuer_name(ca_name)
@@ -109,7 +115,16 @@ def init_keys(settings: Settings, *, force: bool = False) -> KeyPaths:
         pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     _write_private(paths.ca_cert, ca.public_bytes(pem))
     _write_private(paths.seal_cert, seal.public_bytes(pem))
-    return KeyPaths(paths.ca_cert, paths.seal_cert, paths.seal_key, True)
+    return KeyPaths(paths.ca_cert, paths.seal_cert, paths.seal_key, True, org, fictitious)
+
+
+def _cert_organisation(path: Path) -> str | None:
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    names = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return str(names[0].value) if names else None
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -133,8 +148,18 @@ def _password(settings: Settings) -> bytes | None:
 def load_identity(settings: Settings) -> SealIdentity:
     """The configured seal, or the local one (made on first use)."""
     if settings.seal_cert is None:
+        wanted = require_organisation(settings).name[:64]
         paths = init_keys(settings)
         cert = x509.load_pem_x509_certificate(_read(paths.seal_cert, "seal certificate"))
+        names = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        named = str(names[0].value) if names else None
+        if named != wanted:
+            raise SettingsError(
+                f"the local seal certificate {paths.seal_cert} names the organisation "
+                f"{named!r}, but the configured organisation is {wanted!r}; make keys for it "
+                f"with `bewaar keys init --force` (keep a copy of {paths.ca_cert} first: it is "
+                "the trust anchor of the packages sealed so far)"
+            )
         key = serialization.load_pem_private_key(_read(paths.seal_key, "seal key"), None)
         ca = x509.load_pem_x509_certificates(_read(paths.ca_cert, "CA certificate"))
         assert isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey))

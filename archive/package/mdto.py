@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
+from archive.package.organisation import Organisation
 from archive.package.selectielijst import WAARDERING_LABELS, Category, add_duration
 
 SCHEMA_PATH = Path(__file__).with_name("schema") / "MDTO-XML1.0.1.xsd"
@@ -23,17 +24,37 @@ HEAD = (
     f'xsi:schemaLocation="{NS} https://www.nationaalarchief.nl/mdto/MDTO-XML1.0.1.xsd">\n'
 )
 
-# (suffix, PRONOM id, label); the longest matching suffix wins.
+# The begrippenlijsten every begrip written here comes from, named as the Nationaal Archief's
+# own MDTO examples name them. The MDTO lists and their labels are those of
+# markdown/begrippenlijsten.md in github.com/NationaalArchief/MDTO-Metagegevensschema.
+LIST_AGGREGATIENIVEAUS = "Begrippenlijst Aggregatieniveaus MDTO"
+LIST_EVENTTYPE = "Begrippenlijst EventTypeLijst MDTO"
+LIST_WAARDERINGEN = "Begrippenlijst Waarderingen MDTO"
+LIST_RELATIETYPEN_INFORMATIEOBJECT = "Begrippenlijst Relatietypen (informatieobject) MDTO"
+LIST_BEPERKINGGEBRUIKTYPE = "Begrippenlijst BeperkingGebruikTypeLijst MDTO"
+LIST_CHECKSUMALGORITME = "Begrippenlijst ChecksumAlgoritme MDTO"
+LIST_PRONOM = "PRONOM-register"
+LIST_IANA = "IANA Media types"
+# dekkingInTijdType has no MDTO list (MDTO leaves it free); ours holds one begrip, defined here.
+LIST_BEWAARPLAATS = "Begrippenlijst Bewaarplaats"
+BEWAARPLAATS_BEGRIPPEN = {
+    "Periode van vastleggen": "De periode waarin de inhoud is vastgelegd: van het begin tot "
+                              "het einde van de crawl of van de geëxporteerde berichten.",
+}
+
+# (suffix, PRONOM PUID, PRONOM format name and version); the longest matching suffix wins.
+# Text formats PRONOM has no entry of their own for (CDXJ, JSON Lines, logs) are plain text.
 _PRONOM: list[tuple[str, str, str]] = [
-    (".warc.gz", "fmt/1355", "WARC 1.1 (gzip per record)"),
+    (".warc.gz", "fmt/1355", "WARC 1.1"),  # record-at-a-time gzip, WARC 1.1 annex D
     (".warc", "fmt/1355", "WARC 1.1"),
     (".json", "fmt/817", "JSON Data Interchange Format"),
+    (".jsonl", "x-fmt/111", "Plain Text File"),
     (".html", "fmt/471", "Hypertext Markup Language 5"),
     (".htm", "fmt/471", "Hypertext Markup Language 5"),
     (".xml", "fmt/101", "Extensible Markup Language 1.0"),
     (".txt", "x-fmt/111", "Plain Text File"),
     (".log", "x-fmt/111", "Plain Text File"),
-    (".cdxj", "x-fmt/111", "Plain Text File (CDXJ index)"),
+    (".cdxj", "x-fmt/111", "Plain Text File"),
     (".csv", "x-fmt/18", "Comma Separated Values"),
     (".pdf", "fmt/276", "Acrobat PDF 1.7 - Portable Document Format"),
     (".png", "fmt/11", "Portable Network Graphics 1.0"),
@@ -41,7 +62,7 @@ _PRONOM: list[tuple[str, str, str]] = [
     (".jpeg", "fmt/43", "JPEG File Interchange Format 1.01"),
     (".gif", "fmt/4", "Graphics Interchange Format 89a"),
     (".zip", "x-fmt/263", "ZIP Format"),
-    (".wacz", "x-fmt/263", "ZIP Format (WACZ)"),
+    (".wacz", "x-fmt/263", "ZIP Format"),  # a WACZ is a ZIP file
     (".gz", "x-fmt/266", "GZIP Format"),
 ]
 
@@ -59,11 +80,11 @@ def file_format(name: str, mime: str | None = None) -> FileFormat:
     for suffix, code, label in _PRONOM:
         if lower.endswith(suffix) and (best is None or len(suffix) > len(best[0])):
             best = (suffix, code, label)
-    if lower.endswith(".jsonl"):
-        return FileFormat("JSON Lines (application/jsonl)", None, "IANA Media Types")
     if best is not None:
-        return FileFormat(best[2], best[1], "PRONOM-register")
-    return FileFormat(mime or "application/octet-stream", None, "IANA Media Types")
+        return FileFormat(best[2], best[1], LIST_PRONOM)
+    # As MDTO's own example: code the media type, label its subtype name ("msword").
+    media = (mime or "application/octet-stream").split(";")[0].strip().lower()
+    return FileFormat(media.partition("/")[2] or media, media, LIST_IANA)
 
 
 def _t(tag: str, text: str) -> str:
@@ -114,7 +135,7 @@ def bestand_xml(
 
 _SOURCE = _t("identificatieBron", ID_SOURCE)
 _CHECKSUM_HEAD = "<checksum>" + _begrip(
-    "checksumAlgoritme", "SHA-512", None, "Begrippenlijst ChecksumAlgoritme MDTO")
+    "checksumAlgoritme", "SHA-512", None, LIST_CHECKSUMALGORITME)
 
 
 @lru_cache(maxsize=256)
@@ -129,41 +150,64 @@ def _representatie_van(object_name: str, package_id: str) -> str:
     return _verwijzing("isRepresentatieVan", object_name, package_id)
 
 
+# What each kind of source did, as MDTO events (EventTypeLijst labels), before the seal froze it.
+_SOURCE_EVENT = {
+    "crawl": ("Opname", "Website vastgelegd door een crawl van Bewaarplaats en met de "
+                        "metagegevens opgenomen in een archiefpakket."),
+    "chat": ("Export", "Berichten geëxporteerd uit de chatdienst (Matrix) en met de "
+                       "metagegevens opgenomen in een archiefpakket."),
+}
+_SEAL_EVENT = ("Bevriezing", "Verzegeld: een elektronisch zegel (CMS) over "
+                             "bag/tagmanifest-sha512.txt; daarna is geen wijziging toegestaan.")
+# beperkingGebruikType per source kind (BeperkingGebruikTypeLijst labels) and why.
+_RESTRICTION = {
+    "crawl": ("Geen beperking", "Vastlegging van een openbaar toegankelijke website."),
+    "chat": ("Nader te bepalen", "Berichten uit een chatkanaal; openbaarheid nog te beoordelen."),
+}
+RELATIE_VORIG_PAKKET = "Refereert aan"  # Relatietypen (informatieobject), dcterms:references
+
+
+def _event(label: str, when: datetime, actor: Organisation, result: str) -> str:
+    return (
+        "<event>"
+        + _begrip("eventType", label, None, LIST_EVENTTYPE)
+        + _t("eventTijd", xml_datetime(when))
+        + _verwijzing("eventVerantwoordelijkeActor", actor.name, actor.identifier,
+                      actor.id_source)
+        + _t("eventResultaat", result)
+        + "</event>"
+    )
+
+
 def informatieobject_xml(
-    *, package_id: str, title: str, description: str | None, organisation: str,
-    organisation_id: str, category: Category | None, created: datetime,
+    *, package_id: str, title: str, description: str | None, organisation: Organisation,
+    category: Category | None, created: datetime,
     period: tuple[datetime, datetime] | None, files: list[str], source_kind: str,
     previous_id: str | None,
 ) -> bytes:
     parts = [
         _ident("identificatie", package_id),
         _t("naam", title),
-        _begrip("aggregatieniveau", "Archiefstuk", None, "Begrippenlijst Aggregatieniveaus MDTO"),
+        _begrip("aggregatieniveau", "Archiefstuk", None, LIST_AGGREGATIENIVEAUS),
     ]
     if description:
         parts.append(_t("omschrijving", description))
     if period is not None:
         parts.append(
             "<dekkingInTijd>"
-            + _begrip("dekkingInTijdType", "Periode van vastleggen", None,
-                      "Begrippenlijst Bewaarplaats")
+            + _begrip("dekkingInTijdType", "Periode van vastleggen", None, LIST_BEWAARPLAATS)
             + _t("dekkingInTijdBegindatum", period[0].date().isoformat())
             + _t("dekkingInTijdEinddatum", period[1].date().isoformat())
             + "</dekkingInTijd>"
         )
-    parts.append(
-        "<event>"
-        + _begrip("eventType", "Archivering", None, "Begrippenlijst EventTypeLijst MDTO")
-        + _t("eventTijd", xml_datetime(created))
-        + _verwijzing("eventVerantwoordelijkeActor", organisation, organisation_id, "OIN")
-        + "</event>"
-    )
+    event_type, event_result = _SOURCE_EVENT[source_kind]
+    parts.append(_event(event_type, created, organisation, event_result))
+    parts.append(_event(_SEAL_EVENT[0], created, organisation, _SEAL_EVENT[1]))
     if category is None:
-        parts.append(_begrip("waardering", WAARDERING_LABELS["N"], "N",
-                             "Begrippenlijst Waarderingen MDTO"))
+        parts.append(_begrip("waardering", WAARDERING_LABELS["N"], "N", LIST_WAARDERINGEN))
     else:
         parts.append(_begrip("waardering", category.waardering_label, category.waardering,
-                             "Begrippenlijst Waarderingen MDTO"))
+                             LIST_WAARDERINGEN))
         if category.bewaartermijn:
             start: date = (period[1] if period else created).date()
             parts.append(
@@ -181,18 +225,16 @@ def informatieobject_xml(
         parts.append(
             "<gerelateerdInformatieobject>"
             + _verwijzing("gerelateerdInformatieobjectVerwijzing", previous_id, previous_id)
-            + _begrip("gerelateerdInformatieobjectTypeRelatie", "Vorig pakket van dezelfde bron",
-                      None, "Begrippenlijst Bewaarplaats")
+            + _begrip("gerelateerdInformatieobjectTypeRelatie", RELATIE_VORIG_PAKKET, None,
+                      LIST_RELATIETYPEN_INFORMATIEOBJECT)
             + "</gerelateerdInformatieobject>"
         )
-    parts.append(_verwijzing("archiefvormer", organisation, organisation_id, "OIN"))
-    if source_kind == "crawl":
-        restriction = ("Openbaar", "Vastlegging van een openbaar toegankelijke website.")
-    else:
-        restriction = ("Nog te beoordelen", "Berichten uit een chatkanaal; openbaarheid nog te beoordelen.")
+    parts.append(_verwijzing("archiefvormer", organisation.name, organisation.identifier,
+                             organisation.id_source))
+    restriction = _RESTRICTION[source_kind]
     parts.append(
         "<beperkingGebruik>"
-        + _begrip("beperkingGebruikType", restriction[0], None, "Begrippenlijst Bewaarplaats")
+        + _begrip("beperkingGebruikType", restriction[0], None, LIST_BEPERKINGGEBRUIKTYPE)
         + _t("beperkingGebruikNadereBeschrijving", restriction[1])
         + "</beperkingGebruik>"
     )

@@ -9,9 +9,26 @@ from sqlalchemy import select
 
 from archive.db import session_scope
 from archive.errors import BewaarError, NotFoundError
-from archive.models import CrawlRun, QaCheck, WarcFile
+from archive.models import CrawlRun, Package, QaCheck, WarcFile
 from archive.package.build import PackageInput, PackageResult, build_package
 from archive.settings import Settings
+
+
+class AlreadySealedError(BewaarError):
+    """The run has a package already; sealing it again needs ``again=True`` (``--again``)."""
+
+    def __init__(self, run_id: int, package_ids: list[str]) -> None:
+        self.run_id = run_id
+        self.package_ids = package_ids
+        super().__init__(f"run {run_id} is already sealed as {package_ids[-1]} "
+                         "(use --again to seal it once more)")
+
+
+def packages_of_run(settings: Settings, run_id: int) -> list[str]:
+    """The ids of the packages sealed from run ``run_id``, oldest first."""
+    with session_scope(settings) as db:
+        return list(db.scalars(select(Package.id).where(Package.run_id == run_id)
+                               .order_by(Package.created_at, Package.id)))
 
 
 def _local(path_or_url: str, what: str) -> Path:
@@ -76,9 +93,17 @@ def run_inputs(settings: Settings, run_id: int) -> tuple[dict[str, object], list
 
 
 def seal_run(settings: Settings, run_id: int,
-             progress: Callable[[int], None] | None = None) -> PackageResult:
-    """Package and seal crawl run ``run_id`` into ``packages_dir``; see ``build_package``."""
+             progress: Callable[[int], None] | None = None, *,
+             again: bool = False) -> PackageResult:
+    """Package and seal crawl run ``run_id`` into ``packages_dir``; see ``build_package``.
+
+    A run that is sealed already is refused (``AlreadySealedError``) unless ``again``: then a
+    new package is made, chained after the newest package of the site like any other, and its
+    bag-info names the earlier packages of the run (``Bewaar-Run-Sealed-Before``)."""
     meta, inputs = run_inputs(settings, run_id)
+    earlier = packages_of_run(settings, run_id)
+    if earlier and not again:
+        raise AlreadySealedError(run_id, earlier)
     started = meta["started"]
     finished = meta["finished"] or started
     seeds = meta["seeds"]
@@ -99,6 +124,7 @@ def seal_run(settings: Settings, run_id: int,
         description=description,
         period=(started, finished),  # type: ignore[arg-type]
         run_id=run_id,
-        bag_info={"Bewaar-Seeds": " ".join(seeds)},
+        bag_info={"Bewaar-Seeds": " ".join(seeds),
+                  **({"Bewaar-Run-Sealed-Before": " ".join(earlier)} if earlier else {})},
         progress=progress,
     )

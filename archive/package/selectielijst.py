@@ -2,13 +2,14 @@
 
 A selectielijst file is TOML or JSON::
 
-    name = "Selectielijst Ministerie van Justitie en Veiligheid 2024"
+    name = "Selectielijst Ministerie van Voorbeeldzaken 2024"
     [[categorie]]
     code = "1.1"
     naam = "Websites over beleid"
     waardering = "B"          # B (blijvend), V (vernietigen na termijn)
     bewaartermijn = "P10Y"    # ISO 8601 duration; optional for B
-    trigger = "Archivering"   # event that starts the term
+    trigger = "Vastlegging website"  # event that starts the term, as the list names it;
+                                     # needed with a bewaartermijn
 
 ``bewaar selectielijst load FILE`` stores it in the database; ``settings.selectielijst`` may also
 name a file that is read directly.
@@ -32,10 +33,11 @@ from archive.errors import BewaarError, NotFoundError, SettingsError
 from archive.models.package import SelectielijstCategory
 from archive.settings import Settings
 
+# MDTO begrippenlijst Waarderingen (closed): code -> label.
 WAARDERING_LABELS = {
     "B": "Blijvend te bewaren",
     "V": "Tijdelijk te bewaren",
-    "N": "Nog niet gewaardeerd",
+    "N": "Nader te bepalen",
 }
 _DURATION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?")
 
@@ -103,7 +105,7 @@ def parse_file(path: Path) -> list[Category]:
         name = str(e.get("naam") or e.get("name") or "").strip()
         waardering = str(e.get("waardering") or "").strip().upper()
         termijn = e.get("bewaartermijn")
-        trigger = str(e.get("trigger") or "Archivering").strip()
+        trigger = str(e.get("trigger") or "").strip()
         if not code or not name:
             raise SelectielijstError(f"{path}: category {i} needs a code and a naam")
         if code in seen:
@@ -114,6 +116,9 @@ def parse_file(path: Path) -> list[Category]:
         if termijn is not None:
             termijn = str(termijn).strip()
             parse_duration(termijn)
+            if not trigger:  # written as the selectielijst's own begrip: never made up here
+                raise SelectielijstError(f"{path}: category {code}: a bewaartermijn needs a "
+                                         "trigger (the event that starts it, as the list names it)")
         elif waardering == "V":
             raise SelectielijstError(f"{path}: category {code}: V needs a bewaartermijn")
         out.append(Category(code, name, waardering, termijn, trigger, list_name))
