@@ -23,7 +23,24 @@ REASONS = (
     "path-repeat",  # a path segment repeats more than max_path_repeats times (a trap)
     "query-variants",  # too many query strings for one path (a calendar or filter trap)
     "not-http",  # mailto:, javascript:, ftp: …
+    "bad-url",  # not a URL a browser could fetch: relative with nothing to resolve it, no host …
 )
+
+
+def url_problem(url: str) -> str | None:
+    """None for an absolute http(s) URL with a host, else ``not-http`` or ``bad-url``."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "bad-url"
+    if not parts.scheme:
+        return "bad-url"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not-http"
+    if not parts.hostname:
+        return "bad-url"
+    return None
 
 
 def canonical(url: str) -> str:
