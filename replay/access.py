@@ -1,18 +1,31 @@
-"""Replay access rules: pywb ACL lines kept in the database, written to one ``.aclj`` file.
+"""Replay access rules: pywb ACL lines kept in the database, written to ``.aclj`` files.
 
-``exclude`` stores a ``block`` rule for a URL prefix: pywb answers 451 and never shows the
-content. ``until`` makes a rule lapse at a date (it is left out of the file from then on; the
-file is rewritten whenever rules change and whenever replay starts). ``allow`` removes a rule for
+``exclude`` stores a ``block`` rule for a URL prefix, written for pywb as ``exclude``: its
+captures leave every answer pywb gives (replay, calendar, Memento timemaps, the CDX API), as if
+they had never been captured; no digest or date of them is shown. ``until`` makes a rule lapse at
+a date (it is left out from then on; the files are rewritten whenever rules change, whenever
+replay starts and every minute while ``bewaar replay serve`` runs). ``allow`` removes a rule for
 exactly that prefix, or adds an ``allow`` rule that opens a narrower prefix inside a blocked one.
-The per-site embargo lives on ``Site.embargo_days`` and becomes pywb's ``embargo`` setting.
+
+The per-site embargo (``Site.embargo_days``) is written as ACL lines too, with pywb's ``newer``
+date condition, so that it holds in a running replay: pywb opens a collection's ACL file for
+every query, and the files are replaced by rename. Each collection has its own file
+(``<site>/acl/access-rules.aclj``): the rules, and when the site is embargoed one line per host
+in its index plus the allow rules turned into "exclude when newer". (pywb's ``*,`` catch-all is
+not used: pywb stops looking at the first rule of a lower top-level domain, so with rules for
+other hosts in the file it would not be reached.) ``collections/access-rules.aclj`` holds the
+rules alone.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -133,28 +146,132 @@ def set_embargo(settings: Settings, site_name: str, days: int) -> None:
         if site is None:
             raise NotFoundError(f"no site named {site_name!r}")
         site.embargo_days = days or None
-    from replay.collections import write_config
-
-    write_config(settings)
+    write_acl(settings)
 
 
-def acl_lines(rules: list[Rule]) -> list[str]:
-    lines = []
+# pywb's "block" answers 451 on replay but still lists the capture in CDX API and timemaps.
+PYWB_ACCESS = {"block": "exclude", "allow": "allow"}
+
+
+def acl_lines(rules: list[Rule], embargo_days: int | None = None,
+              hosts: Iterable[str] = ()) -> list[str]:
+    """ACL lines for one collection, sorted the way pywb searches them (descending).
+
+    With ``embargo_days``, each of ``hosts`` (SURT host keys like ``nl,justid)/``) gets a line
+    excluding captures newer than that, and allow rules exclude them as well: an allow rule
+    opens a blocked prefix, not the embargo.
+    """
+    embargo = {"access": "exclude", "newer": {"days": embargo_days}} if embargo_days else None
+    by_key: dict[str, dict[str, object]] = {}
+    if embargo:
+        for host in hosts:
+            by_key[host] = {**embargo, "url": "*"}
     for rule in rules:
         if not rule.active:
             continue
-        body = {"access": rule.access, "url": rule.url_prefix}
-        lines += [f"{key} - {json.dumps(body)}" for key in acl_keys(rule.url_prefix)]
-    # pywb searches ACL files in reverse order.
-    return sorted(set(lines), reverse=True)
+        body: dict[str, object] = {"access": PYWB_ACCESS[rule.access], "url": rule.url_prefix}
+        if embargo and rule.access == "allow":
+            body = {**embargo, "url": rule.url_prefix}
+        for key in acl_keys(rule.url_prefix):
+            by_key[key] = body
+    return sorted((f"{key} - {json.dumps(body)}" for key, body in by_key.items()), reverse=True)
 
 
-def write_acl(settings: Settings) -> Path:
-    """Write the active rules to ``collections_dir/access-rules.aclj`` (temp name, rename)."""
+def collection_acl(settings: Settings, name: str) -> Path:
+    """The ACL file of one collection (pywb's own layout: ``<coll>/acl/access-rules.aclj``)."""
+    from replay.collections import ACL_NAME, collection_dir
+
+    return collection_dir(settings, name) / "acl" / ACL_NAME
+
+
+def write_acl(settings: Settings, *, extra_indexes: dict[str, list[Path]] | None = None) -> Path:
+    """Write the active rules to ``collections_dir/access-rules.aclj`` and to every collection's
+    own file (with its embargo); return the first. Each file is replaced by rename.
+
+    ``extra_indexes`` names index files about to join a collection: their hosts are covered by
+    its embargo before pywb can see them.
+    """
     from archive.files import write_atomic
-    from replay.collections import ACL_NAME
+    from replay.collections import ACL_NAME, collection_index, collection_names, locked
 
-    path = settings.collections_dir / ACL_NAME
-    lines = acl_lines(list_rules(settings))
-    write_atomic(path, "".join(line + "\n" for line in lines).encode())
+    root = settings.collections_dir
+    root.mkdir(parents=True, exist_ok=True)
+    extra = extra_indexes or {}
+    with locked(root / ".acl.lock"):  # read and write together: the last writer has the latest
+        rules = list_rules(settings)
+        with session_scope(settings) as db:
+            embargo = {s.name: s.embargo_days for s in db.scalars(select(Site))}
+        path = root / ACL_NAME
+        write_atomic(path, _text(acl_lines(rules)))
+        for name in sorted(set(collection_names(settings)) | set(extra)):
+            days = embargo.get(name)
+            hosts: set[str] = set()
+            if days:
+                for index in [collection_index(settings, name), *extra.get(name, [])]:
+                    hosts |= index_hosts(index)
+            write_atomic(collection_acl(settings, name), _text(acl_lines(rules, days, hosts)))
     return path
+
+
+def _text(lines: list[str]) -> bytes:
+    return "".join(line + "\n" for line in lines).encode()
+
+
+def index_hosts(index: Path) -> set[str]:
+    """The SURT host keys (``nl,justid)/``) of a sorted CDXJ index, without reading all of it:
+    after each host it seeks to the first line past that host's lines."""
+    hosts: set[str] = set()
+    try:
+        fh = open(index, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        return hosts
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        pos = 0
+        while pos < size:
+            fh.seek(pos)
+            line = fh.readline()
+            key = line.split(b" ", 1)[0]
+            end = key.find(b")")
+            if end > 0 and not key.startswith(b"!"):
+                hosts.add(key[: end + 1].decode("utf-8", "replace") + "/")
+                after = key[: end + 1][:-1] + b"*"  # ")" + 1: past every "host)..." line
+            else:
+                after = key + b"\xff"  # a header or a key without a host: step over it
+            pos = _first_line_at_or_after(fh, size, after, pos + len(line))
+    return hosts
+
+
+def _first_line_at_or_after(fh: BinaryIO, size: int, target: bytes, lo: int) -> int:
+    """Offset of the first line at or after ``lo`` (a line start) that sorts >= ``target``:
+    galloping ahead from ``lo``, then bisecting, then reading the last few kilobytes."""
+    step = 1 << 14
+    while lo + step < size and (line := _line_after(fh, lo + step)) and line < target:
+        lo = _line_start(fh, lo + step)  # that line, and every line before it, sorts lower
+        step *= 2
+    hi = min(size, lo + step)
+    while hi - lo > 1 << 14:
+        mid = (lo + hi) // 2
+        if _line_after(fh, mid) >= target:
+            hi = mid
+        else:
+            lo = _line_start(fh, mid)
+    fh.seek(lo)
+    while lo < size and (line := fh.readline()) and line < target:
+        lo += len(line)
+    return lo
+
+
+def _line_after(fh: BinaryIO, pos: int) -> bytes:
+    """The first line that begins at or after ``pos`` (b"" at the end)."""
+    fh.seek(_line_start(fh, pos))
+    return fh.readline()
+
+
+def _line_start(fh: BinaryIO, pos: int) -> int:
+    """The start of the first line that begins at or after ``pos``."""
+    if pos == 0:
+        return 0
+    fh.seek(pos - 1)
+    fh.readline()
+    return fh.tell()

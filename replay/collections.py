@@ -4,7 +4,8 @@ Layout under ``settings.collections_dir`` (what ``wayback`` reads, run with that
 working directory)::
 
     config.yaml                 written by ``write_config``: one entry per collection
-    access-rules.aclj           pywb access rules (see ``replay.access``)
+    access-rules.aclj           the access rules (see ``replay.access``)
+    <site>/acl/access-rules.aclj  what pywb applies to the collection: rules and embargo
     <site>/archive/<warc>       hard links (or symlinks) to the run's WARC files
     <site>/indexes/index.cdxj   the sorted merge of every added run's CDXJ
 
@@ -67,7 +68,7 @@ def venv_tool(name: str) -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -168,6 +169,8 @@ def add_run_to_collection(settings: Settings, run_id: int) -> Path:
     Idempotent. Everything is checked before anything changes; a failure leaves the collection
     as it was.
     """
+    from replay.access import write_acl
+
     with session_scope(settings) as db:
         run = load_run(db, run_id)
         site: Site = run.site
@@ -183,12 +186,13 @@ def add_run_to_collection(settings: Settings, run_id: int) -> Path:
     ):
         return cdir
 
-    with _locked(settings.collections_dir / f".{name}.lock"), \
+    with locked(settings.collections_dir / f".{name}.lock"), \
             tempfile.TemporaryDirectory(prefix=".scratch-", dir=_mkdir(settings.collections_dir)) as tmp:
         sources = [_index_for(wf, path, Path(tmp)) for wf, path in plan]
         archive_dir.mkdir(parents=True, exist_ok=True)
         index.parent.mkdir(parents=True, exist_ok=True)
         made: list[Path] = []
+        write_acl(settings, extra_indexes={name: sources})  # an embargo covers new hosts first
         try:
             for wf, path in plan:
                 if _link(path, archive_dir / wf.filename):
@@ -249,16 +253,17 @@ def verify_collection(settings: Settings, name: str) -> list[str]:
 
 
 def write_config(settings: Settings, *, target: Path | None = None, access: bool = True) -> Path:
-    """(Re)write config.yaml for every collection: indexes, archives, access rules, embargo.
+    """(Re)write config.yaml for every collection: indexes, archives and its ACL file.
 
-    ``access=False`` leaves out access rules and embargo (for replay QA, written to ``target``).
+    Access rules and embargoes live in the ACL files only (``replay.access``), which pywb reads
+    for every query: changing them needs no new config.yaml and no restart. ``access=False``
+    leaves them out (for replay QA, written to ``target``).
     """
-    from replay.access import write_acl  # the ACL file must exist before pywb reads the config
+    from replay.access import collection_acl, write_acl  # ACL files exist before pywb starts
 
     root = _mkdir(settings.collections_dir)
-    acl = write_acl(settings) if access else None
-    with session_scope(settings) as db:
-        embargo = {s.name: s.embargo_days for s in db.scalars(select(Site))}
+    if access:
+        write_acl(settings)
     colls: dict[str, dict[str, object]] = {}
     for name in collection_names(settings):
         cdir = root / name
@@ -267,11 +272,8 @@ def write_config(settings: Settings, *, target: Path | None = None, access: bool
             "archive_paths": str(cdir / "archive") + "/",
             "default_access": "allow",
         }
-        if acl is not None:
-            entry["acl_paths"] = [str(acl)]
-        days = embargo.get(name)
-        if days and access:
-            entry["embargo"] = {"newer": {"days": days}, "access": "block"}
+        if access:
+            entry["acl_paths"] = [str(collection_acl(settings, name))]
         colls[name] = entry
     config = {
         # pywb lists every entry of its collections root as a collection: give it an empty one

@@ -75,6 +75,9 @@ def serve(bewaar: Bewaar, *args: str) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def crawl(bewaar: Bewaar, site_url: str, name: str = "normal", exclude: list[str] | None = None
