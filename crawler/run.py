@@ -1,5 +1,10 @@
 """``run_crawl``: start a crawl run in a worker process and keep the database record of it.
 
+A run that captured none of its seeds (each refused, unreachable, answered with an error,
+disallowed by robots.txt…) ends ``failed``, even though the worker finished: its report says
+why, seed by seed (``crawler.seeds``). One that captured some seeds finishes, with the outcome of
+every seed in its report.
+
 Runs: a fresh crawl (kind "crawl"), a patch crawl of given URLs (kind "patch", with
 ``parent_run_id``), or a resume. A resume continues the SAME run id: the interrupted run's open
 WARC is repaired first, and what the run stored already is read back from its WARCs instead of
@@ -22,11 +27,13 @@ from sqlalchemy import delete, func, select
 
 from archive.db import session_scope
 from archive.errors import BewaarError, NotFoundError, StorageError
+from archive.files import write_atomic
 from archive.models import Capture, CrawlRun, Site, WarcFile
 from archive.settings import Settings
 from archive.urls import normalise_seed
 from crawler import ledger, prestart
 from crawler.job import CrawlJob, encode_job
+from crawler.seeds import any_captured, why_none_captured
 
 
 @dataclass
@@ -57,6 +64,7 @@ class CrawlResult:
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     report: Path | None = None
     error: str | None = None
+    seeds: list[dict[str, Any]] = field(default_factory=list)  # see crawler.seeds
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +75,7 @@ class CrawlResult:
             "cdxj_files": [str(p) for p in self.cdxj_files],
             "skipped_by_reason": self.skipped_by_reason, "failed": self.failed,
             "report": str(self.report) if self.report else None, "error": self.error,
+            "seeds": self.seeds,
         }
 
 
@@ -232,13 +241,14 @@ def run_crawl(
         prestart.wait_closed(proc)
         raise
     done: dict[str, Any] | None = None
+    seeds: list[dict[str, Any]] | None = None
     try:
         proc.stdin.write(encode_job(job, settings))
         proc.stdin.close()
     except BrokenPipeError:
         pass
     def read_worker() -> None:
-        nonlocal done
+        nonlocal done, seeds
         assert proc.stdout is not None
         for line in proc.stdout:
             try:
@@ -252,6 +262,8 @@ def run_crawl(
                 progress(CrawlProgress(run_id=job.run_id, **{
                     k: int(msg.get(k, 0)) for k in
                     ("pages", "fetches", "bytes", "errors", "revisits", "queue", "skipped")}))
+            elif kind == "seeds":
+                seeds = list(msg.get("seeds") or [])
             elif kind == "done":
                 done = msg
 
@@ -273,11 +285,11 @@ def run_crawl(
     if early_stderr:
         with open(run_dir / "worker.log", "ab") as log:
             log.write(early_stderr)
-    return _finish(settings, job, done, proc.returncode)
+    return _finish(settings, job, done, proc.returncode, seeds)
 
 
 def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
-            returncode: int | None) -> CrawlResult:
+            returncode: int | None, seeds: list[dict[str, Any]] | None = None) -> CrawlResult:
     error: str | None
     if done is None:
         status = "interrupted"
@@ -288,6 +300,8 @@ def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
         error = done.get("error")
         if status != "finished":
             repair_run(settings, job)  # a .open file the worker could not finish
+        elif seeds is not None and not any_captured(seeds):
+            status, error = "failed", why_none_captured(seeds)
     with session_scope(settings) as db:
         run = db.get(CrawlRun, job.run_id)
         assert run is not None
@@ -313,6 +327,8 @@ def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
                                                   stats.get("skipped_by_reason", {})),
             "warc_bytes": sum(f.size for f in files),
         })
+        if seeds is not None:
+            stats["seeds"] = seeds
         run.stats = stats
         result = CrawlResult(
             run_id=job.run_id, status=status, pages=pages, bytes=run.bytes, errors=errors,
@@ -322,7 +338,28 @@ def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
             failed=list((done or {}).get("failed", [])),
             skipped_by_reason=dict(stats.get("skipped_by_reason", {})),
             report=(settings.runs_dir / str(job.run_id) / "report.json"), error=error,
+            seeds=list(stats.get("seeds", [])),
         )
-    if result.report is not None and not result.report.exists():
-        result.report = None
+    result.report = _write_report(settings, job, result)
     return result
+
+
+def _write_report(settings: Settings, job: CrawlJob, result: CrawlResult) -> Path:
+    """The run's report.json with the run's final status, its error and every seed's outcome.
+
+    The worker wrote the counts; the status it knew was only whether Scrapy finished.
+    """
+    path = settings.runs_dir / str(job.run_id) / "report.json"
+    report: dict[str, Any] = {}
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # the worker died before it wrote one
+        report = {"run_id": job.run_id, "site": job.site_name, "kind": job.kind,
+                  "pages": result.pages, "fetches": result.fetches, "bytes": result.bytes,
+                  "errors": result.errors, "revisits": result.revisits,
+                  "skipped": result.skipped, "skipped_by_reason": result.skipped_by_reason,
+                  "failed": result.failed,
+                  "warc_files": [str(p) for p in result.warc_files]}
+    report.update({"status": result.status, "error": result.error, "seeds": result.seeds})
+    write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+    return path

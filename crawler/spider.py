@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -13,8 +15,9 @@ from twisted.python.failure import Failure
 
 from crawler.handler import FetchFailed
 from crawler.job import CrawlJob
-from crawler.links import css_links, html_links, robots_sitemaps, sitemap_links
-from crawler.scope import Scope, canonical
+from crawler.links import charset_of, css_links, page_loads, robots_sitemaps, sitemap_links
+from crawler.scope import Scope, canonical, url_problem
+from crawler.seeds import SeedOutcomes
 
 if TYPE_CHECKING:
     from crawler.recorder import WarcRecorder
@@ -22,7 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE, REQUISITE, ROBOTS, SITEMAP = "page", "requisite", "robots", "sitemap"
+FRAME = "frame"  # an iframe/frame on another host: a requisite whose own requisites count too
 MAX_SITEMAPS = 200
+MAX_FRAME_NESTING = 3
 
 
 class SiteSpider(scrapy.Spider):
@@ -35,6 +40,7 @@ class SiteSpider(scrapy.Spider):
         self.scope = scope
         self.seen: set[str] = set()
         self.sitemaps = 0
+        self.seed_outcomes = SeedOutcomes(job.seeds)
         self._recorder: WarcRecorder | None = None
 
     @property
@@ -51,7 +57,7 @@ class SiteSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Request]:
         if not self.job.follow_links:
             for url in self.job.seeds:
-                req = self._request(url, PAGE, 0, force=True)
+                req = self._request(url, PAGE, 0, force=True, seed=True)
                 if req:
                     yield req
             return
@@ -71,12 +77,15 @@ class SiteSpider(scrapy.Spider):
         self.scope.set_robots(urlsplit(origin).netloc, text)
         self.seen.add(canonical(f"{origin}/robots.txt"))
         for url in seeds:
-            req = self._request(url, PAGE, 0)
+            req = self._request(url, PAGE, 0, seed=True)
             if req:
                 yield req
-        maps = robots_sitemaps(text or "") + [f"{origin}/sitemap.xml"]
+        # Each line on its own: a relative one is resolved, one that is no URL is skipped
+        # (and recorded), and /sitemap.xml is always tried.
+        robots_url = f"{origin}/robots.txt"
+        maps = robots_sitemaps(text or "", robots_url) + [f"{origin}/sitemap.xml"]
         for url in maps:
-            req = self._sitemap(url)
+            req = self._sitemap(url, robots_url)
             if req:
                 yield req
 
@@ -92,7 +101,14 @@ class SiteSpider(scrapy.Spider):
         yield from self._after_robots(req.meta["origin"], req.meta["seeds"], None)
 
     # -- requests --------------------------------------------------------------------------
-    def _request(self, url: str, kind: str, depth: int, *, force: bool = False) -> Request | None:
+    def _request(self, url: str, kind: str, depth: int, *, force: bool = False,
+                 seed: bool = False, frames: int = 0) -> Request | None:
+        problem = url_problem(url)
+        if problem:
+            self.recorder.record_skip(url, problem, f"depth {depth}")
+            if seed:
+                self.seed_outcomes.skipped(url, problem)
+            return None
         key = canonical(url)
         if key in self.seen:
             return None
@@ -102,28 +118,50 @@ class SiteSpider(scrapy.Spider):
                       else self.scope.check_requisite(url))
             if reason:
                 self.recorder.record_skip(url, reason, f"depth {depth}")
+                if seed:
+                    self.seed_outcomes.skipped(url, reason)
                 return None
-        return Request(
-            url, callback=self.parse, errback=self.failed,
-            meta={"bewaar_kind": kind, "bewaar_depth": depth},
-            dont_filter=True, priority=(10 if kind == REQUISITE else -depth),
-        )
+        meta: dict[str, Any] = {"bewaar_kind": kind, "bewaar_depth": depth}
+        if seed:
+            meta["bewaar_seed"] = url  # kept through redirects: the seed's outcome is reported
+        if frames:
+            meta["bewaar_frames"] = frames  # how deep in frames of other hosts
+        try:
+            return Request(
+                url, callback=self.parse, errback=self.failed, meta=meta,
+                dont_filter=True, priority=(10 if kind in (REQUISITE, FRAME) else -depth),
+            )
+        except ValueError:
+            self.recorder.record_skip(url, "bad-url", f"depth {depth}")
+            return None
 
-    def _sitemap(self, url: str) -> Request | None:
+    def _sitemap(self, url: str, named_by: str) -> Request | None:
+        """A request for a sitemap that robots.txt or a sitemap index names; a value that is
+        no usable URL is recorded as skipped and stops nothing else."""
+        problem = url_problem(url)
+        if problem:
+            self.recorder.record_skip(url, problem, f"sitemap named by {named_by}")
+            return None
         key = canonical(url)
         if key in self.seen or self.sitemaps >= MAX_SITEMAPS:
             return None
         self.seen.add(key)
         self.sitemaps += 1
-        return Request(url, callback=self.parse_sitemap, errback=self.failed,
-                       meta={"bewaar_kind": SITEMAP, "bewaar_depth": 0},
-                       dont_filter=True, priority=500)
+        try:
+            return Request(url, callback=self.parse_sitemap, errback=self.failed,
+                           meta={"bewaar_kind": SITEMAP, "bewaar_depth": 0},
+                           dont_filter=True, priority=500)
+        except ValueError:
+            self.recorder.record_skip(url, "bad-url", f"sitemap named by {named_by}")
+            return None
 
     # -- parsing ---------------------------------------------------------------------------
     def parse(self, response: Response) -> Iterator[Request]:
         meta = response.meta
         depth: int = meta.get("bewaar_depth", 0)
         kind: str = meta.get("bewaar_kind", PAGE)
+        if meta.get("bewaar_seed"):
+            self.seed_outcomes.answered(meta["bewaar_seed"], response.status, response.url)
         if meta.get("redirect_urls"):
             self.seen.add(canonical(response.url))
             host = urlsplit(response.url).hostname or ""
@@ -140,33 +178,64 @@ class SiteSpider(scrapy.Spider):
                 if req:
                     yield req
             return
-        if not self.job.follow_links:
-            return
         if not isinstance(response, TextResponse) or b"html" not in ctype and ctype:
             return
-        if kind != PAGE or (depth > 0 and self.scope.in_scope(response.url)):
+        if kind == FRAME:
+            pass  # a frame from another host: fetch what it loads, follow nothing
+        elif kind != PAGE or (depth > 0 and self.scope.in_scope(response.url)):
             return  # a requisite or a page reached off-site: keep it, follow nothing
-        pages, reqs = html_links(response.text, response.url)
-        for url in reqs:
-            req = self._request(url, REQUISITE, depth)
+        loads = page_loads(response.body, response.url,
+                           charset_of(response.headers.get(b"Content-Type")))
+        frames = set(loads.frames)
+        # A patch crawl fetches a page's requisites too (its new capture replays with them
+        # around the same time), never its links.
+        for url in loads.requisites:
+            if url in frames:
+                req = self._frame(url, depth, meta.get("bewaar_frames", 0) + 1)
+            else:
+                req = self._request(url, REQUISITE, depth)
             if req:
                 yield req
-        for url in pages:
+        if kind == FRAME or not self.job.follow_links:
+            return
+        for url in loads.links:
             req = self._request(url, PAGE, depth + 1)
             if req:
                 yield req
 
+    def _frame(self, url: str, depth: int, nesting: int) -> Request | None:
+        """A frame on the site is one of its pages (counted, checked, its links followed); a
+        frame from another host is a requisite whose own requisites are fetched too."""
+        if nesting > MAX_FRAME_NESTING:
+            self.recorder.record_skip(url, "depth", f"frame nested {nesting} deep")
+            return None
+        kind = PAGE if self.scope.in_scope(url) is None else FRAME
+        return self._request(url, kind, depth, frames=nesting)
+
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         if not 200 <= response.status < 300:
             return
-        locs, is_index = sitemap_links(response.body)
+        locs, is_index = sitemap_links(response.body, response.url)
         for url in locs:
-            req = self._sitemap(url) if is_index else self._request(url, PAGE, 1)
+            req = self._sitemap(url, response.url) if is_index else self._request(url, PAGE, 1)
             if req:
                 yield req
 
     def failed(self, failure: Failure) -> None:
+        req = getattr(failure, "request", None)
+        if req is not None and req.meta.get("bewaar_seed"):
+            self.seed_outcomes.failed(req.meta["bewaar_seed"], str(failure.value) or
+                                      type(failure.value).__name__)
         self._note_failure(failure)
+
+    def closed(self, reason: str) -> None:
+        """Send what became of each seed to the command (``crawler.run`` reads it)."""
+        line = json.dumps({"type": "seeds", "seeds": self.seed_outcomes.to_list()})
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except (ValueError, OSError):  # the command is gone; the recorder has said so
+            log.warning("cannot report the seeds' outcome: the command stopped")
 
     def _note_failure(self, failure: Failure) -> None:
         if failure.check(FetchFailed):

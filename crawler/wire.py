@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import ssl
 import time
@@ -92,8 +93,10 @@ class WirePool:
         except ssl.SSLError as exc:
             raise FetchError(f"TLS handshake with {host}:{port} failed: {exc.reason}") from None
         except OSError as exc:
+            # asyncio's strerror is "Connect call failed (…)"; the errno says why (refused…)
+            why = os.strerror(exc.errno) if exc.errno else exc.strerror
             raise FetchError(
-                f"cannot connect to {host}:{port}: {exc.strerror or exc.__class__.__name__}"
+                f"cannot connect to {host}:{port}: {why or exc.__class__.__name__}"
             ) from None
         sock = writer.get_extra_info("socket")
         if sock is not None:

@@ -4,8 +4,13 @@
 without access rules or embargo, since QA checks completeness, not who may see what), fetches
 each page with pywb's ``id_`` replay (the archived bytes, unrewritten), parses the HTML and the
 CSS it loads, and asks the replay for every requisite. A requisite is *missing* when pywb has no
-capture of it (404 without a Memento-Datetime), an *error* when the archive only holds a 4xx/5xx
-answer for it. Requisites are fetched once per check, however many pages use them.
+capture of it (404 without a Memento-Datetime), an *error* when the replay gives the page a
+4xx/5xx answer for it (what a visitor would see: a broken image). Either makes the page
+incomplete. Requisites are fetched once per check, however many pages use them.
+
+The pages checked are the run's and those of its patch runs, each at its newest capture: a patch
+crawl refetches a page whose requisite was an error, so that page's new capture replays with the
+mended requisite. A check of no pages never passes: there is nothing it could vouch for.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from sqlalchemy import select
 
 from archive.db import session_scope
 from archive.errors import NotFoundError
-from archive.models import Capture, CollectionRun, CrawlRun, QaCheck, QaPage
+from archive.models import Capture, CollectionRun, CrawlRun, QaCheck, QaPage, SkippedUrl
 from archive.settings import Settings
 from replay import fetch
 from replay.collections import (
@@ -64,7 +69,8 @@ class PageResult:
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and not self.missing and not self.status_diffs
+        return (self.status is not None and not self.missing and not self.errors
+                and not self.status_diffs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +97,7 @@ class QAResult:
     seconds: float
     requests: int
     start_seconds: float = 0.0
+    run_status: str | None = None
 
     @property
     def failed(self) -> int:
@@ -98,7 +105,17 @@ class QAResult:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        return bool(self.pages) and self.failed == 0
+
+    @property
+    def reason(self) -> str:
+        """Why the check passed or not, in one sentence."""
+        if not self.pages:
+            why = f" (the crawl {self.run_status})" if self.run_status == "failed" else ""
+            return f"run {self.run_id} has no pages to check: it captured none{why}"
+        if self.ok:
+            return "every page replays with all its requisites"
+        return f"{self.failed} of {plural(len(self.pages), 'page')} do not replay completely"
 
     @property
     def pages_per_second(self) -> float:
@@ -112,6 +129,7 @@ class QAResult:
             "check_id": self.check_id,
             "collection": self.collection,
             "ok": self.ok,
+            "reason": self.reason,
             "failed": self.failed,
             "report": str(self.report_path),
             "seconds": round(self.seconds, 3),
@@ -125,6 +143,11 @@ class Fetched:
     archived: bool  # pywb had a capture (Memento-Datetime present)
     children: list[str] = field(default_factory=list)  # requisites of a style sheet
     final_url: str = ""
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 page``, ``2 pages``, ``0 findings``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def timestamp(dt: datetime) -> str:
@@ -188,7 +211,7 @@ class _Replayer:
             if archived and resp.status == 200 and (
                 "css" in ctype or current.lower().split("?")[0].endswith(".css")
             ):
-                children = css_requisites(resp.body.decode("utf-8", "replace"), current)
+                children = css_requisites(resp.body, current)  # as the crawler reads it
             return Fetched(resp.status, archived, children, current)
         return Fetched(None, True, final_url=current)
 
@@ -208,7 +231,8 @@ async def _check_page(rp: _Replayer, url: str, ts: str, crawl_status: int | None
         result.status_diffs.append({"url": url, "crawl": crawl_status, "replay": resp.status})
     if "html" not in resp.headers.get("content-type", "") or resp.status != 200:
         return result
-    todo = [(u, 0) for u in html_requisites(resp.body, url)]
+    todo = [(u, 0) for u in html_requisites(resp.body, url,
+                                            resp.headers.get("content-type"))]
     seen = {u for u, _ in todo}
     while todo:
         fetched = await asyncio.gather(*(rp.requisite(u, ts) for u, _ in todo))
@@ -303,22 +327,30 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
     with session_scope(settings) as db:
         run = load_run(db, run_id)
         coll = run.site.name
+        run_status = run.status
+        has_warcs = bool(run.warc_files)
+        # The run and its patch runs: a page counts at its newest capture.
+        runs = [run_id, *db.scalars(select(CrawlRun.id).where(
+            CrawlRun.parent_run_id == run_id, CrawlRun.status != "running"))]
         caps = db.execute(
             select(Capture.url, Capture.status, Capture.is_page, Capture.fetched_at)
-            .where(Capture.run_id == run_id).order_by(Capture.id)
+            .where(Capture.run_id.in_(runs)).order_by(Capture.fetched_at, Capture.id)
         ).all()
+        skipped = set(db.scalars(select(SkippedUrl.url).where(SkippedUrl.run_id.in_(runs))))
     # Check the collection before touching it: a failed check changes nothing.
     if (settings.collections_dir / coll).exists():
         problems = verify_collection(settings, coll)
         if problems:
             raise CollectionError("the collection is damaged:\n  " + "\n  ".join(problems))
-    add_run_to_collection(settings, run_id)
-    _sync_site_runs(settings, run)
+    if has_warcs:  # a run that captured nothing has nothing to add (and gets no collection)
+        add_run_to_collection(settings, run_id)
+        _sync_site_runs(settings, run)
 
     captured: dict[str, int | None] = {}
     page_map: dict[str, tuple[str, int | None]] = {}
     for url, status, is_page, fetched_at in caps:
-        captured[url] = status
+        if status is not None or url not in captured:
+            captured[url] = status  # the newest answer; a later failed fetch does not undo it
         if is_page:
             page_map[url] = (timestamp(fetched_at), status)
     pages = [(u, ts, st) for u, (ts, st) in page_map.items()]
@@ -326,6 +358,7 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
 
     started = datetime.now(UTC)
     t0 = time.monotonic()
+    settings.collections_dir.mkdir(parents=True, exist_ok=True)
     qa_dir = Path(tempfile.mkdtemp(prefix=".qa-", dir=settings.collections_dir))
     servers: list[Wayback] = []
     try:
@@ -348,7 +381,8 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
 
             browser_check(results, replay=(servers[0].host, servers[0].port), coll=coll,
                           shots_dir=settings.runs_dir / str(run_id) / "qa-shots",
-                          max_pages=browser_pages)
+                          max_pages=browser_pages,
+                          known={u for u, st in captured.items() if st is not None} | skipped)
     finally:
         for s in servers:
             s.stop()
@@ -356,14 +390,15 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
     seconds = time.monotonic() - t0
 
     report_path = settings.runs_dir / str(run_id) / "qa-report.html"
+    qa = QAResult(run_id, 0, coll, results, report_path, seconds, requests, start_seconds,
+                  run_status=run_status)
     with session_scope(settings) as db:
         check = QaCheck(run_id=run_id, started_at=started, finished_at=datetime.now(UTC),
-                        pages=len(results), failed=sum(1 for r in results if not r.ok),
-                        ok=all(r.ok for r in results),
+                        pages=len(results), failed=qa.failed, ok=qa.ok,
                         requisites=sum(r.requisites for r in results),
                         report_path=str(report_path),
                         stats={"seconds": round(seconds, 3), "requests": requests,
-                               "workers": len(servers),
+                               "workers": len(servers), "runs": runs, "reason": qa.reason,
                                "start_seconds": round(start_seconds, 3)})
         db.add(check)
         db.flush()
@@ -374,15 +409,19 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
                    requisites=r.requisites, similarity=r.similarity, browser=r.browser)
             for r in results
         )
-        check_id = check.id
-    qa = QAResult(run_id, check_id, coll, results, report_path, seconds, requests,
-                  start_seconds)
+        qa.check_id = check.id
     write_report(qa, started)
     return qa
 
 
 def missing_urls(settings: Settings, run_id: int) -> list[str]:
-    """What the last replay check of ``run_id`` found missing (and 5xx errors worth a retry)."""
+    """What a patch crawl of ``run_id`` fetches, from its last replay check.
+
+    Requisites missing from the archive, those the replay answered with a 4xx/5xx, and what the
+    browser saw on the live page that the crawl did not capture. A page whose requisite was an
+    error comes after its requisites: replay picks the capture closest in time, so only a new
+    capture of the page replays with the mended requisite.
+    """
     with session_scope(settings) as db:
         load_run(db, run_id)
         check = db.scalar(
@@ -393,12 +432,17 @@ def missing_urls(settings: Settings, run_id: int) -> list[str]:
                 f"run {run_id} has no replay check yet: run `bewaar replay check {run_id}` first"
             )
         urls: dict[str, None] = {}
-        for page in db.scalars(select(QaPage).where(QaPage.check_id == check.id)):
+        pages: dict[str, None] = {}
+        for page in db.scalars(select(QaPage).where(QaPage.check_id == check.id)
+                               .order_by(QaPage.id)):
             for u in page.missing:
                 urls.setdefault(u, None)
             for e in page.errors:
-                if int(e.get("status", 0)) >= 500:
-                    urls.setdefault(str(e["url"]), None)
+                urls.setdefault(str(e["url"]), None)
+            if page.errors:
+                pages.setdefault(page.url, None)
+        for u in pages:
+            urls.setdefault(u, None)
         return list(urls)
 
 

@@ -151,17 +151,20 @@ def crawl_workers(home: str) -> list[int]:
     return found
 
 
-def test_unreachable_seed_still_runs(bewaar: Any) -> None:
+def test_unreachable_seeds_make_a_failed_run_that_says_why(bewaar: Any) -> None:
     import socket
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    res = bewaar("crawl", f"http://127.0.0.1:{port}/", "http://no-such-host.invalid/", "--json")
+    res = bewaar("crawl", f"http://127.0.0.1:{port}/", "http://no-such-host.invalid/", "--json",
+                 check=False)
+    assert res.returncode == 1, res.stderr
     out = res.json()
-    assert out["status"] == "finished" and out["errors"] >= 2 and out["pages"] == 0
+    assert out["status"] == "failed" and out["errors"] >= 2 and out["pages"] == 0
     assert any("cannot connect" in f["error"] for f in out["failed"])
     assert any("DNS lookup failed for no-such-host.invalid" in f["error"] for f in out["failed"])
+    assert [s["reason"] for s in out["seeds"]] == ["connection-refused", "dns"]
 
 
 def test_page_budget_and_depth_are_kept(home: Path, site: NormalSite) -> None:

@@ -25,10 +25,11 @@ def test_pywb_replays_a_page_and_a_revisit(home: Path, tmp_path: Path) -> None:
         first = run_crawl(settings, urls=[site.url])
         second = run_crawl(settings, urls=[site.url])
         page = site.render("/p/1.html", "127.0.0.1")[2]
-        # a patch run fetches exactly the URLs it is given, into a child run of the same site
+        # a patch run fetches the URLs it is given (and what those pages load, never their
+        # links), into a child run of the same site
         patch = run_crawl(settings, patch_run_id=second.run_id, urls=[f"{site.url}p/2.html"])
     assert second.revisits > 0
-    assert patch.fetches == 1 and patch.pages == 1 and patch.run_id > second.run_id
+    assert patch.pages == 1 and patch.fetches >= 1 and patch.run_id > second.run_id
     from sqlalchemy import select
 
     from archive.db import session_scope
