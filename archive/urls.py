@@ -1,23 +1,63 @@
-"""URL checks shared by the CLI and the crawler."""
+"""The one URL check for seeds and access rules, used by every face and by the crawler.
+
+A seed is an absolute http(s) URL whose host is a domain name with at least one dot,
+``localhost`` or an IP address; it holds no white space or control characters anywhere. A bare
+host name (``www.example.nl``) gets ``http://``. What it returns is the URL as stored: the host
+in lower case (IDN as punycode), an empty path as ``/``, no fragment.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import urlsplit, urlunsplit
+
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def _check_host(host: str, url: str) -> str:
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"bad host name in URL: {url!r}") from None
+    labels = ascii_host.rstrip(".").split(".")
+    if not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"bad host name {host!r} in URL: {url!r}")
+    if len(labels) < 2 and ascii_host != "localhost":
+        raise ValueError(f"{url!r} is not a web address: the host {host!r} has no domain "
+                         f"(like www.example.nl)")
+    return ascii_host
 
 
 def normalise_seed(url: str) -> str:
     """Return a usable http(s) seed URL or raise ValueError with a clear reason."""
     text = url.strip()
+    if not text:
+        raise ValueError("empty URL")
+    if _BAD_CHARS.search(text):
+        raise ValueError(f"URL with white space or control characters: {url!r}")
     if "://" not in text:
         text = "http://" + text
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https"):
+    if parts.scheme.lower() not in ("http", "https"):
         raise ValueError(f"not an http(s) URL: {url!r}")
     if not parts.hostname:
         raise ValueError(f"URL without a host: {url!r}")
     try:
-        parts.port  # noqa: B018 - raises on a bad port
+        port = parts.port
     except ValueError:
         raise ValueError(f"bad port in URL: {url!r}") from None
-    path = parts.path or "/"
-    return urlunsplit((parts.scheme, parts.netloc.lower(), path, parts.query, ""))
+    host = _check_host(parts.hostname, url)
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    if parts.username or parts.password:
+        raise ValueError(f"URL with a user name or password: {url!r} (never put secrets "
+                         f"in a seed)")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))

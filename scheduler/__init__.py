@@ -1,8 +1,8 @@
 """The service: scheduled crawls and chat exports (APScheduler 3, job store in the database).
 
 ``Service`` runs the scheduler; ``scheduler.jobs`` holds the job functions
-(``scheduler.jobs:crawl_site``, ``scheduler.jobs:export_chat``); ``scheduler.pipeline.after_crawl``
-indexes, checks and seals a finished crawl.
+(``scheduler.jobs:crawl_site``, ``scheduler.jobs:export_chat``), which call the service layer
+(``bewaar.services``) like every other face; ``scheduler.schedules`` stores the schedules.
 """
 
 from scheduler.cron import ScheduleError, parse_cron

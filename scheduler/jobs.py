@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.db import open_db
+from archive.errors import BewaarError
 from archive.models import JobRun, utcnow
 from archive.settings import Settings, load_settings
+from bewaar.services.audit import SERVICE
+from bewaar.services.audit import record as audit_row
 from scheduler import locks
-from scheduler.audit import audit
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,7 @@ def tracked(kind: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
                     record.finished_at = utcnow()
                     record.error = f"{kind} {target!r} is already running (lock held by {other})"
                     db.add(record)
-                    audit(db, "service", f"{kind}.skip", target, outcome="skipped",
+                    audit_row(db, SERVICE, f"{kind}.skip", target, outcome="skipped",
                           reason=record.error)
                     db.commit()
                 log.info("skipped %s %s: already running", kind, target)
@@ -112,7 +114,7 @@ def tracked(kind: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
             try:
                 with rt.sessions() as db:
                     db.add(record)
-                    audit(db, "service", f"{kind}.start", target, attempt=attempt)
+                    audit_row(db, SERVICE, f"{kind}.start", target, attempt=attempt)
                     db.commit()
                     run_id = record.id
                 ctx = JobContext(rt.settings, rt.sessions, run_id, attempt)
@@ -129,7 +131,7 @@ def tracked(kind: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
                         run.error = error
                         run.finished_at = utcnow()
                         run.result = {**(run.result or {}), **result}
-                    audit(db, "service", f"{kind}.{status}", target,
+                    audit_row(db, SERVICE, f"{kind}.{status}", target,
                           outcome="ok" if status == "finished" else "failed",
                           job_run=run_id, error=error)
                     db.commit()
@@ -146,8 +148,7 @@ def tracked(kind: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
 @tracked("crawl")
 def crawl_site(ctx: JobContext, name: str, resume_run_id: int | None = None) -> dict[str, Any]:
     """Crawl a registered site (or resume an interrupted run of it), then index, QA and seal."""
-    from crawler import run_crawl
-    from scheduler.pipeline import after_crawl
+    from bewaar.services.crawls import crawl
 
     def progress(p: Any) -> None:
         run_id = getattr(p, "run_id", None)
@@ -156,11 +157,12 @@ def crawl_site(ctx: JobContext, name: str, resume_run_id: int | None = None) -> 
 
     if resume_run_id is not None:
         ctx.note(crawl_run_id=resume_run_id, resumed_from=resume_run_id)
-        result = run_crawl(ctx.settings, resume_run_id=resume_run_id, progress=progress)
+        result, after = crawl(ctx.settings, SERVICE, resume=resume_run_id, progress=progress)
     else:
-        result = run_crawl(ctx.settings, site_name=name, progress=progress)
-    ctx.note(crawl_run_id=result.run_id)
-    after = after_crawl(ctx.settings, result.run_id)
+        result, after = crawl(ctx.settings, SERVICE, site=name, progress=progress)
+    ctx.note(crawl_run_id=result.run_id, crawl_status=result.status, pages=result.pages)
+    if result.status == "failed":  # it captured nothing: the job failed too
+        raise BewaarError(f"crawl run {result.run_id} failed: {result.error}")
     return {
         "crawl_run_id": result.run_id,
         "crawl_status": result.status,
@@ -175,9 +177,9 @@ def crawl_site(ctx: JobContext, name: str, resume_run_id: int | None = None) -> 
 @tracked("chat")
 def export_chat(ctx: JobContext, name: str) -> dict[str, Any]:
     """Export a chat source incrementally into a sealed package."""
-    from chat_archiver import export_source
+    from bewaar.services.chats import export
 
-    result = export_source(ctx.settings, name)
+    result = export(ctx.settings, SERVICE, name)
     return {
         "package": str(result.package) if result.package else None,
         "events": result.events,

@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.models import CrawlRun, JobRun, Site, utcnow
+from bewaar.services.audit import SERVICE, record
 from scheduler import locks
-from scheduler.audit import audit
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -74,7 +74,7 @@ def recover(sessions: sessionmaker[Session], me: str, ttl: float, enqueue: Enque
                 if resume is not None:
                     kwargs["resume_run_id"] = resume
             action = "retry" if run.attempt < MAX_ATTEMPTS else "give up"
-            audit(db, "service", "job.interrupted", f"{run.kind}:{run.target}", outcome="failed",
+            record(db, SERVICE, "job.interrupted", f"{run.kind}:{run.target}", outcome="failed",
                   job_run=run.id, owner=run.owner, next=action, **kwargs)
             done.append({"job_run": run.id, "kind": run.kind, "target": run.target,
                          "func": run.func, "args": list(run.args or []), "attempt": run.attempt,

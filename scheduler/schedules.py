@@ -14,7 +14,6 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from archive.models import ChatSchedule, Site
-from scheduler.audit import audit
 from scheduler.cron import ScheduleError, next_fire, parse_cron
 
 
@@ -25,6 +24,7 @@ class ScheduleEntry:
     cron: str
     job_id: str
     next_run: datetime | None
+    previous: str | None = None  # the cron it replaced (set_schedule)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -51,9 +51,10 @@ def _chat_source_exists(db: Session, name: str) -> bool | None:
     return row is not None
 
 
-def set_schedule(db: Session, kind: str, target: str, cron: str, *, actor: str) -> ScheduleEntry:
+def set_schedule(db: Session, kind: str, target: str, cron: str) -> ScheduleEntry:
     """Validate ``cron`` and store it for the site (kind "crawl") or chat source (kind "chat").
-    Raises ``ScheduleError`` (nothing changed) for a bad expression or an unknown target."""
+    Raises ``ScheduleError`` (nothing changed) for a bad expression or an unknown target.
+    Callers audit the change (``bewaar.services.sites``)."""
     parse_cron(cron)
     cron = " ".join(cron.split())
     if kind == "crawl":
@@ -73,11 +74,11 @@ def set_schedule(db: Session, kind: str, target: str, cron: str, *, actor: str) 
             row.cron = cron
     else:
         raise ScheduleError(f"unknown schedule kind {kind!r}")
-    audit(db, actor, "schedule.set", job_id(kind, target), cron=cron, previous=old)
-    return ScheduleEntry(kind, target, cron, job_id(kind, target), next_fire(cron))
+    return ScheduleEntry(kind, target, cron, job_id(kind, target), next_fire(cron), old)
 
 
-def remove_schedule(db: Session, kind: str, target: str, *, actor: str) -> None:
+def remove_schedule(db: Session, kind: str, target: str) -> str:
+    """Remove the schedule; returns the cron it had."""
     if kind == "crawl":
         site = db.scalar(select(Site).where(Site.name == target))
         if site is None:
@@ -94,7 +95,7 @@ def remove_schedule(db: Session, kind: str, target: str, *, actor: str) -> None:
         db.delete(row)
     else:
         raise ScheduleError(f"unknown schedule kind {kind!r}")
-    audit(db, actor, "schedule.remove", job_id(kind, target), previous=old)
+    return old
 
 
 def list_schedules(db: Session) -> list[ScheduleEntry]:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from archive.db import open_db
 from archive.settings import load_settings
-from bewaar.web.accounts import add_user, create_api_token
+from bewaar.services.accounts import add_user, create_token
 from tests.conftest import BEWAAR
 from tests.test_service_scheduler import wait_for
 
@@ -36,11 +36,10 @@ class Server:
 @pytest.fixture
 def server(bewaar, tmp_path: Path) -> Iterator[Server]:  # type: ignore[no-untyped-def]
     tokens = {}
-    with open_db(load_settings(home=bewaar.home))() as db:  # as `bewaar user add` / `token create`
-        for name, role in (("wendy", "webteam"), ("rik", "records"), ("aud", "auditor")):
-            add_user(db, name, role, PASSWORD, actor="test")
-            tokens[name] = create_api_token(db, name, label=None, actor="test")
-        db.commit()
+    settings = load_settings(home=bewaar.home)  # as `bewaar user add` / `token create`
+    for name, role in (("wendy", "webteam"), ("rik", "records"), ("aud", "auditor")):
+        add_user(settings, "test", name, role, PASSWORD)
+        tokens[name] = create_token(settings, "test", name)["token"]
     log = tmp_path / "serve.log"
     with log.open("ab") as fh:
         proc = subprocess.Popen([*BEWAAR, "serve", "--port", "0", "--sync-seconds", "0.5"],
@@ -87,7 +86,7 @@ def test_bad_input_is_refused_and_changes_nothing(server: Server) -> None:
         bad_cron = c.put("/api/sites/justid/schedule", json={"cron": "61 * * * *"})
         assert bad_cron.status_code == 400 and "bad cron expression" in bad_cron.json()["detail"]
         unknown = c.put("/api/sites/nope/schedule", json={"cron": "0 3 * * *"})
-        assert unknown.status_code == 400 and "no site named 'nope'" in unknown.json()["detail"]
+        assert unknown.status_code == 404 and "no site named 'nope'" in unknown.json()["detail"]
         bad_site = c.post("/api/sites", json={"name": "x", "seeds": ["ftp://x.nl/"],
                                               "schedule": "0 3 * * *"})
         assert bad_site.status_code == 400
@@ -104,7 +103,7 @@ def test_bad_input_is_refused_and_changes_nothing(server: Server) -> None:
         denied = c.post("/api/sites", json={"name": "z", "seeds": ["https://z.nl/"]})
         assert denied.status_code == 403 and "needs the role webteam" in denied.json()["detail"]
     login = httpx.post(server.url + "/login", data={"name": "wendy", "password": "wrong"})
-    assert login.status_code == 401 and "Wrong user name or password" in login.text
+    assert login.status_code == 401 and "Onjuiste gebruikersnaam of wachtwoord" in login.text
     outcomes = {(act, out) for _, act, _, out in audit_rows(server.home)}
     assert ("access.denied", "denied") in outcomes and ("login", "denied") in outcomes
 
@@ -112,7 +111,7 @@ def test_bad_input_is_refused_and_changes_nothing(server: Server) -> None:
 def test_each_group_sees_its_pages(server: Server) -> None:
     with server.as_("wendy") as c:
         c.post("/api/sites", json={"name": "justid", "seeds": ["https://www.justid.nl/"]})
-        assert "Add a site" in c.get("/sites").text
+        assert "Website toevoegen" in c.get("/sites").text
         assert c.get("/collections").status_code == 403
     with server.as_("rik") as c:
         page = c.get("/collections")
@@ -194,3 +193,95 @@ def test_schedule_cli(bewaar) -> None:  # type: ignore[no-untyped-def]
     with open_db(load_settings(home=bewaar.home))() as db:
         stored = db.execute(text("SELECT password_hash FROM users")).all()
     assert stored == []  # nothing half-made by the refused commands
+
+
+def test_web_team_fixes_a_typo_and_removes_a_site(server: Server) -> None:
+    with server.as_("wendy") as c:
+        made = c.post("/api/sites", json={"name": "justid", "seeds": ["https://www.justdi.nl/"]})
+        assert made.status_code == 201
+        fixed = c.patch("/api/sites/justid", json={"seeds": ["https://www.justid.nl/"],
+                                                   "schedule": "0 4 * * *"})
+        assert fixed.status_code == 200, fixed.text
+        site = c.get("/api/sites/justid").json()
+        assert site["seeds"] == ["https://www.justid.nl/"] and site["schedule"] == "0 4 * * *"
+        spaced = c.patch("/api/sites/justid", json={"seeds": ["http://exa mple.nl/pad"]})
+        assert spaced.status_code == 400 and "white space" in spaced.json()["detail"]
+        assert c.get("/api/sites/justid").json()["seeds"] == ["https://www.justid.nl/"]
+        gone = c.delete("/api/sites/justid")
+        assert gone.status_code == 200 and gone.json()["outcome"] == "deleted"
+        assert c.get("/api/sites").json() == [] and c.get("/api/schedules").json() == []
+    # The add-site form: a seed with a space is refused whole, not cut into two seeds.
+    browser = httpx.Client(base_url=server.url, timeout=30)
+    browser.post("/login", data={"name": "wendy", "password": PASSWORD})
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', browser.get("/sites").text)
+    assert token is not None
+    refused = browser.post("/sites", data={"name": "typo", "seeds": "http://exa mple.nl/pad",
+                                           "csrf": token[1]})
+    assert refused.status_code == 400
+    browser.close()
+    with server.as_("wendy") as c:
+        assert c.get("/api/sites").json() == []
+    edits = [(a, t) for _, a, t, _ in audit_rows(server.home) if a.startswith("site.")]
+    assert ("site.edit", "justid") in edits and ("site.remove", "justid") in edits
+
+
+def test_a_disabled_user_and_a_revoked_token_stop_at_once(server: Server, bewaar) -> None:  # type: ignore[no-untyped-def]
+    browser = httpx.Client(base_url=server.url, timeout=30)
+    assert browser.post("/login", data={"name": "wendy", "password": PASSWORD}).status_code == 303
+    assert browser.get("/sites").status_code == 200
+    with server.as_("wendy") as c:
+        assert c.get("/api/me").status_code == 200
+    bewaar("user", "disable", "wendy")
+    with server.as_("wendy") as c:
+        assert c.get("/api/me").status_code == 401
+    assert browser.get("/sites", follow_redirects=False).status_code == 303  # to the login
+    assert browser.post("/login", data={"name": "wendy", "password": PASSWORD}).status_code == 401
+    bewaar("user", "enable", "wendy")
+    with server.as_("wendy") as c:
+        assert c.get("/api/me").status_code == 200  # the token works again; the session not
+    assert browser.get("/sites", follow_redirects=False).status_code == 303
+    browser.close()
+    listed = bewaar("token", "list", "--json").json()
+    wendy = [t for t in listed if t["user"] == "wendy"]
+    assert wendy and "token" not in wendy[0]  # never the secret
+    bewaar("token", "revoke", str(wendy[0]["id"]))
+    with server.as_("wendy") as c:
+        assert c.get("/api/me").status_code == 401
+    again = bewaar("token", "revoke", str(wendy[0]["id"]), check=False)
+    assert again.returncode == 2 and "revoked already" in again.stderr
+    # An admin does the same through the API.
+    admin = bewaar("user", "add", "beheer", "--role", "admin", "--json",
+                   env={"BEWAAR_NEW_PASSWORD": PASSWORD}).json()
+    assert admin["role"] == "admin"
+    made = bewaar("token", "create", "beheer", "--json").json()
+    with httpx.Client(base_url=server.url, timeout=30,
+                      headers={"Authorization": f"Bearer {made['token']}"}) as c:
+        assert c.patch("/api/users/rik", json={"disabled": True}).json()["disabled"] is True
+        assert c.patch("/api/users/rik", json={"password": "short"}).status_code == 400
+        assert c.delete("/api/users/rik").status_code == 200
+        assert "rik" not in {u["name"] for u in c.get("/api/users").json()}
+    with server.as_("aud") as c:
+        assert c.get("/api/users").status_code == 403
+    actions = {(a, t) for _, a, t, _ in audit_rows(server.home)}
+    assert {("user.disable", "wendy"), ("user.enable", "wendy"), ("user.disable", "rik"),
+            ("user.remove", "rik")} <= actions
+
+
+def test_qa_report_screenshots_open_in_the_web_app(server: Server) -> None:
+    """The report's screenshot links (qa-shots/NNNN-live.png, beside qa-report.html) resolve
+    under /api/runs/N/, where the web app serves the report."""
+    run = server.home / "runs" / "7"
+    (run / "qa-shots").mkdir(parents=True)
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32  # as the browser check writes them
+    (run / "qa-shots" / "0001-live.png").write_bytes(png)
+    (run / "qa-report.html").write_text('<img src="qa-shots/0001-live.png">')
+    (server.home / "secret.png").write_bytes(b"not for you")
+    with server.as_("aud") as c:
+        report = c.get("/api/runs/7/qa-report")
+        assert report.status_code == 200
+        src = re.search(r'src="([^"]+)"', report.text)
+        assert src is not None
+        shot = c.get(httpx.URL(str(report.url)).join(src[1]))
+        assert shot.status_code == 200 and shot.content == png
+        assert shot.headers["content-type"] == "image/png"
+        assert c.get("/api/runs/7/qa-shots/..%2F..%2Fsecret.png").status_code == 404

@@ -26,6 +26,8 @@ class Site(Base):
     schedule: Mapped[str | None] = mapped_column(String(200))
     embargo_days: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A removed site that has runs is retired: no more crawls, its archives untouched.
+    retired_at: Mapped[datetime | None]
 
     runs: Mapped[list[CrawlRun]] = relationship(back_populates="site")
 

@@ -4,13 +4,12 @@ module; ``bewaar.cli.main`` is the entry point."""
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 
 import typer
 
 from archive.errors import BewaarError
-from bewaar.cli.common import EXIT_UNUSABLE, err_console
+from bewaar.cli.common import EXIT_UNUSABLE, print_error, start
 
 # Order as data: each module has ``register(app)`` for these top-level commands. A command
 # line that names one of them imports only its module (``bewaar crawl`` starts faster);
@@ -23,6 +22,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "bewaar.cli.chat": ("chat",),
     "bewaar.cli.replay": ("replay", "export", "fixity"),
     "bewaar.cli.demo": ("demo",),
+    "bewaar.cli.audit": ("audit",),
+    "bewaar.cli.settings": ("settings",),
 }
 
 app = typer.Typer(
@@ -54,9 +55,10 @@ def register_commands(args: list[str]) -> None:
 
 def run() -> None:
     register_commands(sys.argv[1:])
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if sys.argv[1:] and not {"-h", "--help"} & set(sys.argv[1:]):
+        start(sys.argv[1:])  # bad settings stop every command (exit 2); logging at log_level
     try:
         app()
     except BewaarError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        print_error(str(exc))
         sys.exit(EXIT_UNUSABLE)

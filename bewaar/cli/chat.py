@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
-from sqlalchemy import func, select
+from rich.text import Text
 
 from archive.db import session_scope
-from archive.models import ChatExport, ChatRoom, ChatSource
-from archive.package.selectielijst import find_category
-from bewaar.cli.common import console, err_console, fail, print_json, settings
+from bewaar.cli.common import console, count, err_console, print_json, settings
+from bewaar.services.audit import cli_actor
 from chat_archiver.connector import DEFAULT_PAGE_SIZE
-from chat_archiver.credentials import SecretError, check_file
 
 if TYPE_CHECKING:
     from chat_archiver.export import ExportProgress
 
-chat_app = typer.Typer(help="Archive chats (Matrix) as sealed packages.", no_args_is_help=True)
+chat_app = typer.Typer(help="Archive chats (Matrix, and the exports of WhatsApp, Signal, Teams "
+                        "and Telegram) as sealed packages.", no_args_is_help=True)
 add_app = typer.Typer(help="Register a chat source.", no_args_is_help=True)
 chat_app.add_typer(add_app, name="add")
 
-ROOM_ID = re.compile(r"![^\s:]+(:[^\s]+)?")  # room v12 ids have no server part
-USER_ID = re.compile(r"@[^:\s]+:[^\s]+")
 
 
 @add_app.command("matrix")
@@ -59,67 +55,111 @@ def add_matrix(
         bewaar chat add matrix crisisteam --homeserver https://matrix.minbz.nl \\
             --user @archief:minbz.nl --password-env BZ_ARCHIVE_PW --all-joined --category 1.1
     """
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
-        raise fail(f"source name {name!r}: use letters, digits, '.', '_' or '-'")
-    if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", homeserver):
-        raise fail(f"--homeserver {homeserver!r} is not an http(s) URL")
-    if not USER_ID.fullmatch(user):
-        raise fail(f"--user {user!r} is not a Matrix user id like @name:server")
-    given = [x for x in (password_env, token_env, secret_file) if x is not None]
-    if len(given) != 1:
-        raise fail("give exactly one of --password-env, --token-env or --secret-file")
-    if password_env is not None:
-        ref = f"password-env:{password_env}"
-    elif token_env is not None:
-        ref = f"token-env:{token_env}"
-    else:
-        assert secret_file is not None
-        path = secret_file.expanduser().absolute()
-        try:
-            check_file(path)
-        except SecretError as exc:
-            raise fail(str(exc)) from None
-        ref = f"file:{path}"
-    rooms = room or []
-    if bool(rooms) == all_joined:
-        raise fail("give either --room ROOM_ID (one or more) or --all-joined")
-    bad = [r for r in rooms if not ROOM_ID.fullmatch(r)]
-    if bad:
-        raise fail(f"not a Matrix room id (like !abc:server or !abc): {', '.join(bad)}")
-    if (keys_file is None) != (keys_passphrase_env is None):
-        raise fail("--keys-file and --keys-passphrase-env go together")
-    if keys_file is not None and not keys_file.is_file():
-        raise fail(f"key file {keys_file} does not exist")
-    find_category(settings(), category)  # an unknown category fails here, not at sealing
-    with session_scope(settings()) as db:
-        if db.scalar(select(ChatSource).where(ChatSource.name == name)):
-            raise fail(f"a chat source named {name!r} exists already")
-        source = ChatSource(name=name, kind="matrix", homeserver=homeserver.rstrip("/"),
-                            user_id=user, secret_ref=ref, rooms=rooms, all_joined=all_joined,
-                            category=category,
-                            keys_file=str(keys_file.absolute()) if keys_file else None,
-                            keys_passphrase_ref=f"env:{keys_passphrase_env}"
-                            if keys_passphrase_env else None)
-        db.add(source)
-        db.flush()
-        data = _source_dict(source, 0, None)
+    from bewaar.services.chats import add_matrix as add
+
+    data = add(settings(), cli_actor(), name, homeserver=homeserver, user=user,
+               category=category, password_env=password_env, token_env=token_env,
+               secret_file=secret_file, rooms=room, all_joined=all_joined,
+               keys_file=keys_file, keys_passphrase_env=keys_passphrase_env)
     if json_out:
         print_json(data)
     else:
         console.print(f"chat source [bold]{name}[/] registered (id {data['id']})")
 
 
-def _source_dict(s: ChatSource, events: int, last: ChatExport | None) -> dict[str, object]:
-    return {
-        "id": s.id, "name": s.name, "kind": s.kind, "homeserver": s.homeserver,
-        "user": s.user_id, "secret": s.secret_ref.split(":", 1)[0],
-        "rooms": s.rooms, "all_joined": s.all_joined, "category": s.category,
-        "keys_file": s.keys_file,
-        "events_archived": events,
-        "last_export": None if last is None else {
-            "status": last.status, "started_at": last.started_at, "events": last.events,
-            "package": last.package_path, "error": last.error},
-    }
+def _add_export(kind: str) -> None:
+    app_name = {"whatsapp": "WhatsApp", "signal": "Signal", "teams": "Microsoft Teams",
+                "telegram": "Telegram"}[kind]
+    file_hint = {"whatsapp": "WhatsApp's 'Export chat' (.zip with media, or the bare .txt)",
+                 "signal": "Signal Desktop messages as sigtop exports them (JSON)",
+                 "teams": "Microsoft Graph chatMessage pages saved as JSON",
+                 "telegram": "Telegram Desktop 'Export chat history' (result.json)"}[kind]
+
+    def command(
+        name: Annotated[str, typer.Argument(help="Short name of the source, e.g. "
+                                            "'minister-whatsapp'.")],
+        category: Annotated[str, typer.Option(help="Selectielijst category code.")],
+        timezone: Annotated[str | None, typer.Option(
+            help="Time zone the export's times are in (default Europe/Amsterdam).")] = None,
+        locale: Annotated[str | None, typer.Option(
+            help="Language of the phone: auto, nl or en (default auto).")] = None,
+        owner: Annotated[str | None, typer.Option(
+            help="Whose chats these are, e.g. a function.")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print the source as JSON.")]
+        = False,
+    ) -> None:
+        from bewaar.services.chats import add_export
+
+        data = add_export(settings(), cli_actor(), kind, name, category=category,
+                          timezone=timezone, locale=locale, owner=owner)
+        if json_out:
+            print_json(data)
+        else:
+            console.print(f"{app_name} source [bold]{name}[/] registered (id {data['id']}); "
+                          f"import its exports with `bewaar chat import {name} FILE`",
+                          highlight=False, soft_wrap=True)
+
+    command.__doc__ = f"""Register a source of {app_name} exports: {file_hint}.
+
+    Times in the files are read in --timezone (the package says it was declared, not read).
+
+    Example:
+
+        bewaar chat add {kind} minister-{kind} --category CHAT-1 --owner 'minister'
+        bewaar chat import minister-{kind} export.zip --json
+    """
+    add_app.command(kind)(command)
+
+
+for _kind in ("whatsapp", "signal", "teams", "telegram"):
+    _add_export(_kind)
+
+
+@chat_app.command("import")
+def import_files(
+    name: Annotated[str, typer.Argument(help="The source the exports belong to.")],
+    files: Annotated[list[Path], typer.Argument(help="Export file(s) of that app.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Archive what is new in export files and seal it as one package. Every message lands
+    once, however often overlapping exports are imported; the original files are kept
+    bit-for-bit; what could not be read is listed in the package's evidence.json. A file that
+    is not a readable export of the source's app is refused (exit 2) and nothing is kept.
+
+    Example:
+
+        bewaar chat import minister-whatsapp 'WhatsApp Chat met Kabinet.zip' --json
+    """
+    from bewaar.services.chats import import_export
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console,
+                  transient=True, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task(f"importing into {name}", total=None)
+
+        def show(p: ExportProgress) -> None:
+            bar.update(task, description=f"{p.phase}: {p.events} messages")
+
+        result = import_export(settings(), cli_actor(), name, list(files), show)
+    data = result.as_dict()
+    if json_out:
+        print_json(data)
+        return
+    if result.package is None:
+        console.print(f"nothing new ({count(result.duplicates, 'message')} archived already); "
+                      f"no package made", highlight=False)
+    else:
+        console.print(f"{count(result.messages, 'message')} and "
+                      f"{count(result.attachments, 'attachment')} sealed in {result.package}",
+                      highlight=False, soft_wrap=True)
+    for line in (f"{count(result.duplicates, 'message')} archived already, skipped"
+                 if result.duplicates and result.package else None,
+                 f"{count(result.unparsed, 'line')} could not be read (see evidence.json)"
+                 if result.unparsed else None,
+                 f"{count(result.attachments_missing, 'attachment')} referenced but not in "
+                 f"the export" if result.attachments_missing else None,
+                 *result.warnings):
+        if line:
+            err_console.print(Text(f"  {line}", "yellow"), highlight=False, soft_wrap=True)
 
 
 @chat_app.command("export")
@@ -138,7 +178,7 @@ def export(
 
         bewaar chat export crisisteam --json
     """
-    from chat_archiver.export import export_source  # matrix-nio loads only when exporting
+    from bewaar.services.chats import export as export_source
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console,
                   transient=True, disable=not err_console.is_terminal) as bar:
@@ -148,7 +188,7 @@ def export(
             where = f" {p.room_id}" if p.room_id else ""
             bar.update(task, description=f"{p.phase}{where}: {p.events} events")
 
-        result = export_source(settings(), name, show, page_size=page_size)
+        result = export_source(settings(), cli_actor(), name, show, page_size=page_size)
     data = {"package": str(result.package) if result.package else None,
             "events": result.events, "rooms": result.rooms}
     if json_out:
@@ -170,24 +210,25 @@ def list_sources(
 
         bewaar chat list --json
     """
+    from bewaar.services.queries import chat_sources
+
     with session_scope(settings()) as db:
-        out = []
-        for s in db.scalars(select(ChatSource).order_by(ChatSource.name)):
-            events = db.scalar(select(func.coalesce(func.sum(ChatRoom.events), 0))
-                               .where(ChatRoom.source_id == s.id)) or 0
-            latest = db.scalar(select(ChatExport).where(ChatExport.source_id == s.id)
-                               .order_by(ChatExport.id.desc()).limit(1))
-            out.append(_source_dict(s, int(events), latest))
+        out = chat_sources(db)
     if json_out:
         print_json(out)
         return
-    table = Table("name", "user", "homeserver", "rooms", "events", "last export")
+    from archive.timefmt import human
+
+    table = Table("name", "kind", "account or owner", "rooms", "events", "last export")
     for d in out:
         last: Any = d["last_export"]
-        table.add_row(str(d["name"]), str(d["user"]), str(d["homeserver"]),
-                      "all joined" if d["all_joined"] else str(len(d["rooms"])),  # type: ignore[arg-type]
+        account = (f"{d['user']} on {d['homeserver']}" if d["kind"] == "matrix"
+                   else str(d.get("owner") or ""))
+        table.add_row(str(d["name"]), str(d["kind"]), account,
+                      "all joined" if d["all_joined"] and d["kind"] == "matrix"
+                      else str(len(d["rooms"]) or ""),
                       str(d["events_archived"]),
-                      "" if not last else f"{last['status']} {last['started_at']:%Y-%m-%d %H:%M}")
+                      "" if not last else f"{last['status']} {human(last['started_at'])}")
     console.print(table)
 
 

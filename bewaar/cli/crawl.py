@@ -8,28 +8,26 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func, select
 
 from archive.db import session_scope
-from archive.errors import BewaarError
 from archive.models import Capture, CrawlRun, Site, SkippedUrl, WarcFile
-from bewaar.cli.common import console, err_console, fail, print_json, settings
+from bewaar.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_UNUSABLE,
+    console,
+    count,
+    err_console,
+    fail,
+    print_json,
+    settings,
+)
 
 if TYPE_CHECKING:
     from crawler import CrawlProgress
 
 run_app = typer.Typer(help="Show one crawl run.", no_args_is_help=True)
-
-
-def _after_crawl(run_id: int) -> dict[str, Any] | None:
-    from scheduler.pipeline import after_crawl
-
-    try:
-        result: dict[str, Any] = after_crawl(settings(), run_id)
-        return result
-    except Exception as exc:  # noqa: BLE001 - a failed follow-up step must not undo the crawl
-        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def crawl(
@@ -44,8 +42,9 @@ def crawl(
 
     URLs without --site make an ad-hoc crawl: the site is named after the first URL's host and
     registered if new. --resume RUN_ID continues the same run without fetching again what it
-    stored. Exit 0 when the crawl ran (some URLs may have failed: see the report), 2 when it
-    could not run.
+    stored. Exit 0 when the crawl captured something (some URLs may have failed: see the
+    report), 1 when it captured none of its seeds (the run is `failed`; the report says why,
+    seed by seed), 2 when it could not run.
 
     Example:
 
@@ -53,8 +52,6 @@ def crawl(
         bewaar crawl --site justid --json
         bewaar crawl --resume 12
     """
-    from crawler import run_crawl
-
     chosen = sum(x is not None for x in (site, resume, patch))
     if chosen > 1:
         raise fail("use only one of --site, --resume and --patch")
@@ -75,36 +72,72 @@ def crawl(
                             "pages": 0, "bytes": 0})
             return
 
+    from bewaar.services.audit import cli_actor
+    from bewaar.services.crawls import crawl as run
+
     with crawl_progress() as show:
-        try:
-            if patch is not None:
-                result = run_crawl(s, patch_run_id=patch, urls=patch_urls, progress=show)
-            else:
-                result = run_crawl(s, site_name=site, urls=list(urls) if urls else None,
-                                   resume_run_id=resume, progress=show)
-        except BewaarError as exc:
-            raise fail(str(exc)) from None
-    after = _after_crawl(result.run_id) if result.status != "failed" else None
+        result, after = run(s, cli_actor(), site=site, urls=patch_urls if patch is not None
+                            else (list(urls) if urls else None), resume=resume, patch=patch,
+                            progress=show)
     if result.status == "failed":
         if json_out:
             print_json({**result.to_dict(), "after": after})
-        raise fail(f"run {result.run_id} could not run: {result.error}")
+        else:
+            _print_seeds(result.seeds)
+        # It ran and captured nothing (the report says why per seed): 1; it could not run: 2.
+        raise fail(f"run {result.run_id} failed: {result.error}",
+                   EXIT_FINDINGS if result.seeds else EXIT_UNUSABLE)
     data = {**result.to_dict(), "after": after}
     if json_out:
         print_json(data)
         return
     err_console.print(
-        f"run [bold]{result.run_id}[/] {result.status}: {result.pages} pages, "
-        f"{result.fetches} fetches, {result.bytes / 1e6:.1f} MB received, "
-        f"{result.revisits} revisits, {result.errors} errors, {result.skipped} skipped",
-        highlight=False,
+        f"run [bold]{result.run_id}[/] {result.status}: {count(result.pages, 'page')}, "
+        f"{count(result.fetches, 'fetch', 'fetches')}, {result.bytes / 1e6:.1f} MB received, "
+        f"{count(result.revisits, 'revisit')}, {count(result.errors, 'error')}, "
+        f"{result.skipped} skipped",
+        highlight=False, soft_wrap=True,
     )
+    _print_seeds(result.seeds)
     for f in result.failed[:20]:
-        err_console.print(f"  [red]failed[/] {f['url']}: {f['error']}", highlight=False, markup=False)
+        err_console.print(Text.assemble(("  failed ", "red"), f"{f['url']}: {f['error']}"),
+                          highlight=False, soft_wrap=True)
     for p in result.warc_files:
-        console.print(str(p), highlight=False)
+        console.print(str(p), highlight=False, soft_wrap=True)
     if result.error:
-        err_console.print(f"[yellow]{result.error}[/]", highlight=False)
+        err_console.print(Text(result.error, "yellow"), highlight=False, soft_wrap=True)
+    _print_after(after)
+
+
+def _print_after(after: dict[str, Any] | None) -> None:
+    """What the after-crawl steps did: the replay check's verdict, the package, failures."""
+    if not after:
+        return
+    qa, seal = after.get("qa") or {}, after.get("seal") or {}
+    if "passed" in qa:
+        verdict = ("green", "passed") if qa["passed"] else ("red", "FAILED")
+        err_console.print(Text.assemble("replay check: ", verdict,
+                                        f" ({count(qa['pages'], 'page')}, {qa['failed']} "
+                                        f"failed); report: {qa['report']}"),
+                          highlight=False, soft_wrap=True)
+    if seal.get("path"):
+        err_console.print(f"sealed as {seal['package_id']}: {seal['path']}", highlight=False,
+                          soft_wrap=True)
+    for name in ("collection", "qa", "seal"):
+        step = after.get(name) or {}
+        if not step.get("ok", True) and (step.get("error") or step.get("skipped")):
+            err_console.print(Text.assemble((f"  {name} not done: ", "red"),
+                                            str(step.get("error") or step.get("skipped"))),
+                              highlight=False, soft_wrap=True)
+
+
+def _print_seeds(seeds: list[dict[str, Any]]) -> None:
+    """One line per seed that was not captured, saying why (all of them when none was)."""
+    for o in seeds:
+        if o.get("outcome") != "captured":
+            err_console.print(Text.assemble((f"  seed {o['outcome']} ", "red"),
+                                            f"{o['url']}: {o['detail']}"),
+                              highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -155,10 +188,14 @@ def runs(
     if json_out:
         print_json(rows)
         return
-    table = Table("run", "site", "kind", "status", "started", "pages", "MB", "errors", "revisits")
+    from archive.timefmt import human
+    from bewaar.cli.tables import table as whole_table
+
+    table = whole_table("run", "site", "kind", "status", "started", "pages", "MB", "errors",
+                        "revisits", whole=("run", "site", "started"))
     for r in rows:
         table.add_row(str(r["id"]), r["site"], r["kind"], r["status"],
-                      str(r["started_at"])[:19], str(r["pages"]), f"{(r['bytes'] or 0) / 1e6:.1f}",
+                      human(r["started_at"]), str(r["pages"]), f"{(r['bytes'] or 0) / 1e6:.1f}",
                       str(r["errors"]), str(r["revisits"]))
     console.print(table)
 

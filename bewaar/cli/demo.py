@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from archive.db import session_scope
 from archive.models import Site
+from archive.settings import Settings
 from bewaar.cli.common import EXIT_FINDINGS, console, err_console, print_json, settings
 from bewaar.demo.site import DemoSite
 
@@ -19,38 +20,43 @@ def demo(
 ) -> None:
     """Serve the bundled ministry demo site on 127.0.0.1 and archive it: crawl, index,
     replay check, seal, verify. Everything lands in BEWAAR_HOME (default ./bewaar-data).
+    Unless an organisation is configured, the demo's WARCs and packages name an obviously
+    fictitious one (only for this command; nothing is written to bewaar.toml).
 
     Example:
 
         bewaar demo && bewaar replay serve
     """
-    from archive.package.selectielijst import all_categories, load_into_db
+    from archive.package.selectielijst import all_categories
     from bewaar.cli.crawl import crawl_progress
-    from crawler import run_crawl
+    from bewaar.services.audit import cli_actor
+    from bewaar.services.packages import load_selectielijst
 
-    cfg = settings()
+    cfg = demo_settings(settings())
     out: dict[str, Any] = {}
     if not all_categories(cfg):
-        load_into_db(cfg, Path(__file__).resolve().parents[1] / "demo" / "selectielijst.toml")
+        load_selectielijst(cfg, cli_actor(), Path(__file__).resolve().parents[1] / "demo" / "selectielijst.toml")
         err_console.print("loaded the sample selectielijst (bewaar selectielijst list)")
     with DemoSite() as site:
+        from bewaar.services.crawls import crawl
+        from bewaar.services.sites import add_site, edit_site
+
         with session_scope(cfg) as db:
-            row = db.scalar(select(Site).where(Site.name == "demo"))
-            if row is None:
-                row = Site(name="demo", seeds=[site.url], robots="obey", category="WEB-1")
-                db.add(row)
-            row.seeds = [site.url]  # the demo site gets a fresh port each time
+            exists = db.scalar(select(Site.id).where(Site.name == "demo")) is not None
+        if exists:  # the demo site gets a fresh port each time
+            edit_site(cfg, cli_actor(), "demo", {"seeds": [site.url]})
+        else:
+            add_site(cfg, cli_actor(), {"name": "demo", "seeds": [site.url],
+                                        "category": "WEB-1"})
         err_console.print(f"demo site serving at {site.url}")
         with crawl_progress() as show:
-            result = run_crawl(cfg, site_name="demo", progress=show)
+            result, after = crawl(cfg, cli_actor(), site="demo", progress=show)
         out["crawl"] = {
             "run_id": result.run_id, "status": result.status, "pages": result.pages,
             "bytes": result.bytes, "errors": result.errors,
             "warc_files": [str(p) for p in result.warc_files],
         }
-        from scheduler.pipeline import after_crawl
-
-        out["after"] = after_crawl(cfg, result.run_id)
+        out["after"] = after or {}
     package = (out["after"].get("seal") or {}).get("path")
     if package:
         from archive.package import verify_package
@@ -79,6 +85,17 @@ def demo(
                       f"[bold]bewaar verify {package or 'PACKAGE'}[/] to check the package")
     if out.get("verify") and not out["verify"]["valid"]:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def demo_settings(cfg: Settings) -> Settings:
+    """The settings with the fictitious stand-in organisation when none is configured: the
+    demo site is a made-up ministry, and must not be archived in a real one's name."""
+    from archive.package.organisation import FICTITIOUS_ORGANISATION, FICTITIOUS_ORGANISATION_ID
+
+    if cfg.organisation and cfg.organisation_id:
+        return cfg
+    return cfg.model_copy(update={"organisation": FICTITIOUS_ORGANISATION,
+                                  "organisation_id": FICTITIOUS_ORGANISATION_ID})
 
 
 def register(app: typer.Typer) -> None:

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from archive.db import session_scope
 from archive.errors import Finding
 from archive.models import Package
-from archive.package import init_keys, seal_run, verify_package
+from archive.package import verify_package
 from archive.package.chain import is_package, missing_recorded
 from archive.package.keys import local_paths
-from archive.package.selectielijst import all_categories, load_into_db
+from archive.package.selectielijst import all_categories
 from archive.package.verify import VerifyReport
 from bewaar.cli.common import (
     EXIT_FINDINGS,
@@ -27,6 +27,8 @@ from bewaar.cli.common import (
     print_json,
     settings,
 )
+from bewaar.services import packages as services
+from bewaar.services.audit import cli_actor
 
 keys_app = typer.Typer(help="The organisation's seal keys.", no_args_is_help=True)
 package_app = typer.Typer(help="Sealed archive packages in the depot.", no_args_is_help=True)
@@ -52,9 +54,15 @@ def keys_init(
         err_console.print("note: BEWAAR_SEAL_CERT is set; packages are sealed with that, "
                           "not with local keys")
     existed = local_paths(s).seal_cert.exists()
-    paths = init_keys(s, force=force)
+    paths = services.init_keys(s, cli_actor(), force=force)
     data = {"ca": str(paths.ca_cert), "seal_cert": str(paths.seal_cert),
-            "seal_key": str(paths.seal_key), "created": paths.created}
+            "seal_key": str(paths.seal_key), "created": paths.created,
+            "organisation": paths.organisation, "fictitious": paths.fictitious}
+    if paths.fictitious:
+        err_console.print("note: no organisation is configured, so these keys name a "
+                          f"fictitious one ({paths.organisation}); sealing needs "
+                          "BEWAAR_ORGANISATION and BEWAAR_ORGANISATION_ID, then "
+                          "`bewaar keys init --force`")
     if json_out:
         print_json(data)
     elif existed and not paths.created:
@@ -66,25 +74,30 @@ def keys_init(
 
 def seal(
     run_id: Annotated[int, typer.Argument(help="The crawl run to seal.")],
+    again: Annotated[bool, typer.Option("--again", help="Seal a run that is sealed already "
+                                        "once more (a new package, chained).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print package and id as JSON.")] = False,
 ) -> None:
     """Seal a finished crawl run (WARCs, CDXJ, crawl log, report, QA) into a package.
 
     The package lands in BEWAAR_HOME/packages/<id>; it is signed with the seal key and
-    time-stamped by BEWAAR_TSA_URL when that is set.
+    time-stamped by BEWAAR_TSA_URL when that is set. A run that is sealed already is refused
+    (exit 2) unless --again.
 
     Example:
 
         bewaar seal 12 --json
     """
+    from bewaar.services.crawls import seal as seal_it
+
     s = settings()
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), console=err_console, transient=True,
                   disable=json_out or not err_console.is_terminal,
                   auto_refresh=False) as bar:  # no refresh thread: sealing forks workers
         task = bar.add_task(f"sealing run {run_id}", total=None)
-        result = seal_run(s, run_id, progress=lambda n: bar.update(task, advance=n,
-                                                                   refresh=True))
+        result = seal_it(s, cli_actor(), run_id, again=again,
+                         progress=lambda n: bar.update(task, advance=n, refresh=True))
     data = {"package": str(result.path), "id": result.id, "previous_id": result.previous_id,
             "timestamped": result.timestamped, "tagmanifest_sha512": result.tagmanifest_sha512}
     if json_out:
@@ -185,7 +198,10 @@ def package_list(
     if json_out:
         print_json(rows)
         return
-    table = Table("id", "source", "run", "files", "bytes", "time-stamp", "previous")
+    from bewaar.cli.tables import table as whole_table
+
+    table = whole_table("id", "source", "run", "files", "bytes", "time-stamp", "previous",
+                        whole=("id", "source", "run", "previous"))
     for r in rows:
         table.add_row(r["id"], f"{r['source_kind']}:{r['source']}", str(r["run_id"] or ""),
                       str(r["files"]), str(r["bytes"]), "yes" if r["timestamped"] else "no",
@@ -207,7 +223,7 @@ def selectielijst_load(
 
         bewaar selectielijst load selectielijst.toml && bewaar site add justid --seed https://www.justid.nl/ --category 1.1
     """
-    cats = load_into_db(settings(), file)
+    cats = services.load_selectielijst(settings(), cli_actor(), file)
     if json_out:
         print_json([c.__dict__ for c in cats])
     else:

@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
@@ -19,13 +20,16 @@ from archive.models import CollectionRun, CrawlRun
 from bewaar.cli.common import (
     EXIT_FINDINGS,
     console,
+    count,
     err_console,
     fail,
     print_json,
     settings,
 )
+from bewaar.services.audit import cli_actor
 
 ACL_REFRESH_SECONDS = 60.0
+COLLECTIONS_SECONDS = 3.0  # how often `replay serve` looks for a new site's collection
 
 replay_app = typer.Typer(help="Replay captures with pywb, check them, control access.",
                          no_args_is_help=True)
@@ -39,7 +43,8 @@ def _progress(label: str) -> Progress:
 
 def _sync_collections() -> list[int]:
     """Add finished runs with WARCs that are not in a collection yet."""
-    from replay import CollectionError, add_run_to_collection
+    from bewaar.services.crawls import add_to_collection
+    from replay import CollectionError
 
     s = settings()
     with session_scope(s) as db:
@@ -49,7 +54,7 @@ def _sync_collections() -> list[int]:
     done = []
     for rid in todo:
         try:
-            add_run_to_collection(s, rid)
+            add_to_collection(s, cli_actor(), rid)
             done.append(rid)
         except CollectionError as exc:
             err_console.print(f"[yellow]warning:[/] run {rid} not added: {exc}", highlight=False)
@@ -65,8 +70,9 @@ def serve(
     """Serve every collection with pywb: replay, calendar, Memento timemaps and the CDX API.
 
     Runs until interrupted (Ctrl-C). Binds 127.0.0.1 unless --host says otherwise. New
-    captures of existing collections show at once; a new site's collection and a changed
-    embargo need a restart. Access rules are re-read while it runs.
+    captures of existing collections show at once; a new site's collection within seconds
+    (the replay restarts on the same address).
+    Exclusions and embargoes hold within a second, in replay, calendar, timemaps and CDX API.
 
     Example:
 
@@ -94,12 +100,23 @@ def serve(
 
     signal.signal(signal.SIGTERM, _stop)
     try:
-        last = time.monotonic()
+        last = looked = time.monotonic()
         while (code := server.poll()) is None:
             time.sleep(0.5)
             if time.monotonic() - last > ACL_REFRESH_SECONDS:
                 write_acl(s)  # rules whose --until date has passed drop out
                 last = time.monotonic()
+            if time.monotonic() - looked > COLLECTIONS_SECONDS:
+                looked = time.monotonic()
+                if (now := collection_names(s)) != names:
+                    # pywb reads its collections from config.yaml at start only: a new
+                    # site's collection needs a new wayback on the same address.
+                    names = now
+                    write_config(s)
+                    server.stop()
+                    server = Wayback(s.collections_dir, host, server.port)
+                    server.start()
+                    err_console.print(f"collections now: {', '.join(names)}", highlight=False)
         raise fail(f"wayback stopped unexpectedly (exit {code}); see {server.log_path}")
     except KeyboardInterrupt:
         pass
@@ -118,9 +135,9 @@ def add(
 
         bewaar replay add 12
     """
-    from replay import add_run_to_collection
+    from bewaar.services.crawls import add_to_collection
 
-    path = add_run_to_collection(settings(), run_id)
+    path = add_to_collection(settings(), cli_actor(), run_id)
     if json_out:
         print_json({"run_id": run_id, "collection": path.name, "path": str(path)})
     else:
@@ -147,11 +164,11 @@ def check(
 
         bewaar replay check 12 --json | jq '.pages[] | select(.missing != [])'
     """
-    from replay import check_run
+    from bewaar.services.crawls import check as check_run
 
     with _progress(f"replay check of run {run_id}") as bar:
         task = bar.add_task("pages", total=None)
-        result = check_run(settings(), run_id, workers=workers, browser=browser,
+        result = check_run(settings(), cli_actor(), run_id, workers=workers, browser=browser,
                            browser_pages=browser_pages,
                            progress=lambda done, total: bar.update(task, completed=done,
                                                                    total=total))
@@ -162,13 +179,19 @@ def check(
             if not page.ok:
                 console.print(f"[red]FAILED[/] {page.url} (replay {page.status})", highlight=False)
                 for u in page.missing:
-                    console.print(f"    missing: {u}", highlight=False)
+                    console.print(f"    missing: {u}", highlight=False, markup=False,
+                                  soft_wrap=True)
+                for e in page.errors:
+                    console.print(f"    captured only as an error: {e['url']} ({e['status']})",
+                                  highlight=False, markup=False, soft_wrap=True)
                 for d in page.status_diffs:
                     console.print(f"    status: {d['url']} crawl {d['crawl']} replay {d['replay']}",
-                                  highlight=False)
+                                  highlight=False, markup=False, soft_wrap=True)
         verdict = "[green]passed[/]" if result.ok else "[red]failed[/]"
-        console.print(f"run {run_id}: {len(result.pages)} pages, {result.failed} failed — {verdict}"
-                      f" ({result.pages_per_second:.0f} pages/s); report: {result.report_path}")
+        n = len(result.pages)
+        console.print(f"run {run_id}: {n} page{'' if n == 1 else 's'}, {result.failed} failed — "
+                      f"{verdict}: {escape(result.reason)}; report: {result.report_path}",
+                      highlight=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(EXIT_FINDINGS)
 
@@ -178,7 +201,10 @@ def missing(
     run_id: Annotated[int, typer.Argument(help="Crawl run id.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List what the last replay check of a run found missing (what a patch crawl fetches).
+    """List what the last replay check of a run found missing (what a patch crawl fetches):
+    requisites not in the archive, requisites captured only as 4xx/5xx together with the page
+    that shows them (replay shows the capture nearest the page's time, so both are fetched
+    again), and with --browser checks what the live page loaded that the crawl did not.
 
     Example:
 
@@ -209,19 +235,20 @@ def exclude(
     = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the rule as JSON.")] = False,
 ) -> None:
-    """Block replay of every capture under a URL prefix (pywb answers 451, never the content).
+    """Hide every capture under a URL prefix from replay, calendar, timemaps and CDX API (404).
 
     Example:
 
         bewaar replay exclude https://www.justid.nl/medewerkers/ --until 2030-01-01
     """
-    from replay.access import exclude as do_exclude
+    from bewaar.services.access import exclude as do_exclude
 
-    rule = do_exclude(settings(), url_prefix, _parse_date(until) if until else None)
+    rule = do_exclude(settings(), cli_actor(), url_prefix,
+                      _parse_date(until) if until else None)
     if json_out:
-        print_json(rule.to_dict())
+        print_json(rule)
     else:
-        lapse = f" until {rule.until:%Y-%m-%d}" if rule.until else ""
+        lapse = f" until {until}" if until else ""
         console.print(f"excluded from replay{lapse}: {url_prefix}", highlight=False)
 
 
@@ -236,12 +263,11 @@ def allow(
 
         bewaar replay allow https://www.justid.nl/medewerkers/
     """
-    from replay.access import allow as do_allow
+    from bewaar.services.access import allow as do_allow
 
-    rule = do_allow(settings(), url_prefix)
+    data = do_allow(settings(), cli_actor(), url_prefix)
     if json_out:
-        print_json({"url_prefix": url_prefix, "removed": rule is None,
-                    "rule": rule.to_dict() if rule else None})
+        print_json(data)
     else:
         console.print(f"replay allowed: {url_prefix}", highlight=False)
 
@@ -273,17 +299,18 @@ def embargo(
     days: Annotated[int, typer.Argument(min=0, help="No replay of captures younger than this "
                                                     "many days; 0 lifts the embargo.")],
 ) -> None:
-    """Set a site's embargo: captures younger than DAYS days are not replayed (451).
+    """Set a site's embargo: captures younger than DAYS days are hidden from replay (404).
 
-    A running `bewaar replay serve` picks this up when restarted.
+    A running `bewaar replay serve` applies it within a second, also to its calendar,
+    timemaps and CDX API.
 
     Example:
 
         bewaar replay embargo justid 30
     """
-    from replay.access import set_embargo
+    from bewaar.services.access import embargo as set_embargo
 
-    set_embargo(settings(), site, days)
+    set_embargo(settings(), cli_actor(), site, days)
     console.print(f"embargo of {site}: {f'{days} days' if days else 'none'}", highlight=False)
 
 
@@ -294,19 +321,20 @@ def fixity(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
         bewaar fixity --json
     """
-    from replay.fixity import audit
+    from bewaar.services.crawls import fixity as rehash
 
     with _progress("fixity") as bar:
         task = bar.add_task("bytes", total=None)
-        report = audit(settings(), progress=lambda d, t: bar.update(task, completed=d, total=t))
+        report = rehash(settings(), cli_actor(),
+                        progress=lambda d, t: bar.update(task, completed=d, total=t))
     if json_out:
         print_json(report.to_dict())
     else:
         for f in report.findings:
             console.print(f"[red]{f}[/]", highlight=False)
-        console.print(f"{report.files} files, {report.bytes} bytes checked: "
+        console.print(f"{count(report.files, 'file')}, {count(report.bytes, 'byte')} checked: "
                       + ("[green]all intact[/]" if report.ok else
-                         f"[red]{len(report.findings)} findings[/]"))
+                         f"[red]{count(len(report.findings), 'finding')}[/]"))
     if not report.ok:
         raise typer.Exit(EXIT_FINDINGS)
 
@@ -323,11 +351,11 @@ def export_wacz(
 
         bewaar export wacz 12 -o justid-12.wacz && wacz validate -f justid-12.wacz
     """
-    from replay.wacz import export_wacz as do_export
+    from bewaar.services.crawls import export_wacz as do_export
 
     if output.is_dir():
         raise fail(f"{output} is a folder; give a file name ending in .wacz")
-    path = do_export(settings(), run_id, output)
+    path = do_export(settings(), cli_actor(), run_id, output)
     if json_out:
         print_json({"run_id": run_id, "path": str(path), "bytes": path.stat().st_size})
     else:

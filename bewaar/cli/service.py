@@ -1,4 +1,4 @@
-"""``bewaar serve``, ``bewaar schedule …``, ``bewaar user add``, ``bewaar token create``."""
+"""``bewaar serve``, ``bewaar schedule …``, ``bewaar user …``, ``bewaar token …``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from archive.db import session_scope
 from bewaar.cli.common import console, err_console, fail, print_json, settings
+from bewaar.cli.tables import table as make_table
+from bewaar.services.audit import cli_actor
 
 schedule_app = typer.Typer(help="Schedules of site crawls and chat exports.", no_args_is_help=True)
 user_app = typer.Typer(help="Local users of the web UI and API.", no_args_is_help=True)
@@ -63,7 +64,7 @@ def serve(
     bound = sock.getsockname()[1]
     sys.stderr.write(f"Bewaarplaats serving on http://{host}:{bound}/ (pid {os.getpid()})\n")
     sys.stderr.flush()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level=cfg.log_level.lower(), access_log=False))
     try:
         server.run(sockets=[sock])
     finally:
@@ -96,17 +97,23 @@ def schedule_set(
         bewaar schedule set justid '0 3 * * 1-5'
         bewaar schedule set --chat bewindspersonen '*/15 * * * *'
     """
-    from scheduler.audit import cli_actor
-    from scheduler.schedules import set_schedule
+    from bewaar.services.sites import set_schedule
 
     kind, target, rest = _kind_target(args, chat, 2)
-    with session_scope(settings()) as db:
-        entry = set_schedule(db, kind, target, rest[0], actor=cli_actor())
+    entry = set_schedule(settings(), cli_actor(), kind, target, rest[0])
     if json_out:
-        print_json(entry.to_dict())
+        print_json(entry)
     else:
-        when = entry.next_run.strftime("%Y-%m-%d %H:%M:%S %Z") if entry.next_run else "never"
-        console.print(f"{kind} {target}: '{entry.cron}', next run {when}")
+        console.print(f"{kind} {target}: '{entry['cron']}', next run "
+                      f"{_when(entry['next_run'])}", highlight=False)
+
+
+def _when(iso: str | None) -> str:
+    from datetime import datetime
+
+    from archive.timefmt import human
+
+    return human(datetime.fromisoformat(iso)) if iso else "never"
 
 
 @schedule_app.command("remove")
@@ -120,13 +127,11 @@ def schedule_remove(
 
         bewaar schedule remove justid
     """
-    from scheduler.audit import cli_actor
-    from scheduler.schedules import remove_schedule
+    from bewaar.services.sites import remove_schedule
 
     kind, target, _ = _kind_target([site] if site else [], chat, 1)
-    with session_scope(settings()) as db:
-        remove_schedule(db, kind, target, actor=cli_actor())
-    console.print(f"schedule of {kind} {target} removed")
+    remove_schedule(settings(), cli_actor(), kind, target)
+    console.print(f"schedule of {kind} {target} removed", highlight=False)
 
 
 @schedule_app.command("list")
@@ -142,14 +147,13 @@ def schedule_list(
     from scheduler.schedules import list_schedules
 
     with session_scope(settings()) as db:
-        entries = list_schedules(db)
+        entries = [e.to_dict() for e in list_schedules(db)]
     if json_out:
-        print_json([e.to_dict() for e in entries])
+        print_json(entries)
         return
     table = Table("kind", "name", "cron", "next run")
     for e in entries:
-        table.add_row(e.kind, e.target, e.cron,
-                      e.next_run.strftime("%Y-%m-%d %H:%M:%S %Z") if e.next_run else "never")
+        table.add_row(e["kind"], e["target"], e["cron"], _when(e["next_run"]))
     console.print(table)
 
 
@@ -164,27 +168,36 @@ def schedule_run(
 
         bewaar schedule run justid
     """
-    from archive.models import Site
-    from scheduler.audit import audit, cli_actor
+    from bewaar.services.sites import request_run
     from scheduler.jobs import JOB_FUNCS
     from scheduler.service import enqueue
 
     kind, target, _ = _kind_target([site] if site else [], chat, 1)
-    with session_scope(settings()) as db:
-        if kind == "crawl" and db.scalar(select(Site).where(Site.name == target)) is None:
-            raise fail(f"no site named {target!r} (see `bewaar site list`)")
-        jid = enqueue(settings(), JOB_FUNCS[kind], [target])
-        audit(db, cli_actor(), f"{kind}.request", target, job=jid)
-    console.print(f"{kind} {target} queued as job {jid}; a running `bewaar serve` starts it")
+    s = settings()
+    data = request_run(s, cli_actor(), kind, target,
+                       lambda k, t: enqueue(s, JOB_FUNCS[k], [t]))
+    console.print(f"{kind} {target} queued as job {data['job_id']}; a running `bewaar serve` "
+                  f"starts it", highlight=False, soft_wrap=True)
+
+
+def _password(env: str, *, what: str = "password") -> str:
+    password = os.environ.get(env)
+    if not password:
+        if not sys.stdin.isatty():
+            raise fail(f"no {what}: set ${env} or run this in a terminal to be asked")
+        password = typer.prompt(what, hide_input=True, confirmation_prompt=True)
+    return password
+
+
+PASSWORD_ENV = typer.Option(help="Environment variable holding the password (else you are "
+                                 "asked).")
 
 
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[str, typer.Option(help="webteam, records, auditor or admin.")],
-    password_env: Annotated[str, typer.Option(help="Environment variable holding the "
-                                              "password (else you are asked).")]
-    = "BEWAAR_NEW_PASSWORD",
+    password_env: Annotated[str, PASSWORD_ENV] = "BEWAAR_NEW_PASSWORD",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Add a local user. The password comes from $BEWAAR_NEW_PASSWORD or a prompt.
@@ -193,19 +206,13 @@ def user_add(
 
         BEWAAR_NEW_PASSWORD=… bewaar user add anna --role webteam
     """
-    from bewaar.web.accounts import add_user
-    from scheduler.audit import cli_actor
+    from bewaar.services.accounts import add_user
 
-    password = os.environ.get(password_env)
-    if not password:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    with session_scope(settings()) as db:
-        user = add_user(db, name, role, password, actor=cli_actor())
-        data = {"id": user.id, "name": user.name, "role": user.role}
+    data = add_user(settings(), cli_actor(), name, role, _password(password_env))
     if json_out:
         print_json(data)
     else:
-        console.print(f"user [bold]{name}[/] added with role {role}")
+        console.print(f"user [bold]{name}[/] added with role {role}", highlight=False)
 
 
 @user_app.command("list")
@@ -216,16 +223,109 @@ def user_list(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.
 
         bewaar user list --json
     """
-    from archive.models import User
+    from bewaar.services.accounts import users
 
     with session_scope(settings()) as db:
-        users = [{"name": u.name, "role": u.role, "disabled": u.disabled}
-                 for u in db.scalars(select(User).order_by(User.name))]
+        rows = users(db)
     if json_out:
-        print_json(users)
+        print_json(rows)
         return
-    for u in users:
-        console.print(f"{u['name']}\t{u['role']}{'  (disabled)' if u['disabled'] else ''}")
+    table = Table("name", "role", "state")
+    for u in rows:
+        table.add_row(u["name"], u["role"], "disabled" if u["disabled"] else "active")
+    console.print(table)
+
+
+def _user_change(verb: str, name: str, json_out: bool, **kwargs: object) -> None:
+    from bewaar.services import accounts
+
+    s, actor = settings(), cli_actor()
+    if verb == "disable":
+        data = accounts.set_disabled(s, actor, name, True)
+    elif verb == "enable":
+        data = accounts.set_disabled(s, actor, name, False)
+    elif verb == "remove":
+        data = accounts.remove_user(s, actor, name)
+    elif verb == "role":
+        data = accounts.set_role(s, actor, name, str(kwargs["role"]))
+    else:
+        data = accounts.set_password(s, actor, name, str(kwargs["password"]))
+    if json_out:
+        print_json(data)
+    else:
+        done = {"disable": "disabled (its sessions ended, its tokens stop working)",
+                "enable": "enabled", "remove": "removed with its tokens",
+                "role": f"now has the role {kwargs.get('role')}",
+                "password": "has a new password (its browser sessions ended)"}[verb]
+        console.print(f"user [bold]{name}[/] {done}", highlight=False)
+
+
+JSON_OPT = typer.Option("--json", help="Print JSON.")
+
+
+@user_app.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="The user.")],
+                 json_out: Annotated[bool, JSON_OPT] = False) -> None:
+    """Disable a user: it cannot log in, its sessions end and its API tokens stop at once.
+
+    Example:
+
+        bewaar user disable anna
+    """
+    _user_change("disable", name, json_out)
+
+
+@user_app.command("enable")
+def user_enable(name: Annotated[str, typer.Argument(help="The user.")],
+                json_out: Annotated[bool, JSON_OPT] = False) -> None:
+    """Enable a disabled user again (its API tokens work again; it must log in anew).
+
+    Example:
+
+        bewaar user enable anna
+    """
+    _user_change("enable", name, json_out)
+
+
+@user_app.command("remove")
+def user_remove(name: Annotated[str, typer.Argument(help="The user.")],
+                json_out: Annotated[bool, JSON_OPT] = False) -> None:
+    """Remove a user with its API tokens and sessions (the audit log keeps its name).
+
+    Example:
+
+        bewaar user remove anna
+    """
+    _user_change("remove", name, json_out)
+
+
+@user_app.command("role")
+def user_role(name: Annotated[str, typer.Argument(help="The user.")],
+              role: Annotated[str, typer.Argument(help="webteam, records, auditor or admin.")],
+              json_out: Annotated[bool, JSON_OPT] = False) -> None:
+    """Give a user another role.
+
+    Example:
+
+        bewaar user role anna records
+    """
+    _user_change("role", name, json_out, role=role)
+
+
+@user_app.command("password")
+def user_password(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    password_env: Annotated[str, PASSWORD_ENV] = "BEWAAR_NEW_PASSWORD",
+    json_out: Annotated[bool, JSON_OPT] = False,
+) -> None:
+    """Set a new password (from $BEWAAR_NEW_PASSWORD or a prompt); the user's browser sessions
+    end.
+
+    Example:
+
+        BEWAAR_NEW_PASSWORD=… bewaar user password anna
+    """
+    _user_change("password", name, json_out, password=_password(password_env))
 
 
 @token_app.command("create")
@@ -240,16 +340,64 @@ def token_create(
 
         bewaar token create anna --label nightly-report
     """
-    from bewaar.web.accounts import create_api_token
-    from scheduler.audit import cli_actor
+    from bewaar.services.accounts import create_token
+
+    data = create_token(settings(), cli_actor(), user, label)
+    if json_out:
+        print_json(data)
+    else:
+        err_console.print(f"API token {data['id']} for {user}. Keep it now; it is not shown "
+                          f"again:")
+        typer.echo(data["token"])
+
+
+@token_app.command("list")
+def token_list(
+    user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List API tokens (never the secrets): id, user, label, made, last used, revoked.
+
+    Example:
+
+        bewaar token list --user anna --json
+    """
+    from bewaar.services.accounts import tokens
 
     with session_scope(settings()) as db:
-        secret = create_api_token(db, user, label=label, actor=cli_actor())
+        rows = tokens(db, user)
     if json_out:
-        print_json({"user": user, "label": label, "token": secret})
+        print_json(rows)
+        return
+    from archive.timefmt import human
+
+    table = make_table("id", "user", "label", "made", "last used", "state",
+                       whole=("id", "made"))
+    for t in rows:
+        table.add_row(str(t["id"]), t["user"], t["label"] or "", human(t["created_at"]),
+                      human(t["last_used_at"]) if t["last_used_at"] else "never",
+                      "revoked" if t["revoked"] else "active")
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (see `bewaar token list`).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Revoke an API token: it stops working at once.
+
+    Example:
+
+        bewaar token revoke 3
+    """
+    from bewaar.services.accounts import revoke_token
+
+    data = revoke_token(settings(), cli_actor(), token_id)
+    if json_out:
+        print_json(data)
     else:
-        err_console.print("Keep this token now; it is not shown again:")
-        typer.echo(secret)
+        console.print(f"API token {token_id} of {data['user']} revoked", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

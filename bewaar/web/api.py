@@ -1,22 +1,23 @@
-"""The JSON API under /api (OpenAPI at /docs and /openapi.json). Every change is audited."""
+"""The JSON API under /api (OpenAPI at /docs and /openapi.json). Every change goes through
+``bewaar.services``, which writes its audit row."""
 
 from __future__ import annotations
 
 import os
-import tempfile
-import zipfile
-from pathlib import Path
+import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from archive.errors import NotFoundError
-from bewaar.web import records
+from bewaar.services import accounts, packages, queries, sites
+from bewaar.services.audit import events
 from bewaar.web.auth import (
+    ADMIN,
     ANYONE,
     AUDITOR,
     RECORDS,
@@ -26,8 +27,7 @@ from bewaar.web.auth import (
     require,
     settings_of,
 )
-from scheduler.audit import audit
-from scheduler.schedules import list_schedules, remove_schedule, set_schedule
+from scheduler.schedules import list_schedules
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -44,12 +44,42 @@ class SiteIn(BaseModel):
     schedule: str | None = Field(default=None, examples=["0 3 * * *"])
 
 
+class SiteChange(BaseModel):
+    """Only the fields given change."""
+
+    seeds: list[str] | None = None
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    max_pages: int | None = None
+    max_depth: int | None = None
+    robots: str | None = None
+    category: str | None = None
+    schedule: str | None = Field(default=None, examples=["0 3 * * *", ""])
+
+
 class ScheduleIn(BaseModel):
     cron: str = Field(examples=["0 3 * * 1-5"])
 
 
 class CategoryIn(BaseModel):
     category: str | None = None
+
+
+class UserIn(BaseModel):
+    name: str
+    role: str
+    password: str
+
+
+class UserChange(BaseModel):
+    role: str | None = None
+    disabled: bool | None = None
+    password: str | None = None
+
+
+class TokenIn(BaseModel):
+    user: str
+    label: str | None = None
 
 
 def start_job(request: Request, kind: str, target: str) -> str:
@@ -64,7 +94,8 @@ def start_job(request: Request, kind: str, target: str) -> str:
     return enqueue(settings_of(request), JOB_FUNCS[kind], [target])
 
 
-def _sync(request: Request) -> None:
+def sync(request: Request) -> None:
+    """Bring a running scheduler in line with changed schedules at once."""
     service = request.app.state.service
     if service is not None and service.running:
         service.sync()
@@ -78,77 +109,79 @@ def me(who: Principal = Depends(require(*ANYONE))) -> dict[str, Any]:
 @router.get("/sites")
 def list_sites(_: Principal = Depends(require(*ANYONE)),
                db: Session = Depends(get_db)) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from archive.models import Site
-
-    return [records.site_dict(s) for s in db.scalars(select(Site).order_by(Site.name))]
+    return queries.sites(db)
 
 
 @router.post("/sites", status_code=201)
-def add_site(body: SiteIn, request: Request, who: Principal = Depends(require(*WEBTEAM)),
-             db: Session = Depends(get_db)) -> dict[str, Any]:
-    site = records.create_site(db, body.model_dump(), actor=who.name)
-    db.commit()
-    _sync(request)
-    return records.site_dict(site)
+def add_site(body: SiteIn, request: Request,
+             who: Principal = Depends(require(*WEBTEAM))) -> dict[str, Any]:
+    site = sites.add_site(settings_of(request), who.name, body.model_dump())
+    sync(request)
+    return site
 
 
 @router.get("/sites/{name}")
 def show_site(name: str, request: Request, _: Principal = Depends(require(*ANYONE)),
               db: Session = Depends(get_db)) -> dict[str, Any]:
-    site = records.get_site(db, name)
-    data = records.site_dict(site)
-    data["runs"] = [records.run_dict(r, settings_of(request)) for r in records.runs(db, name, 20)]
-    data["jobs"] = [records.job_dict(j) for j in records.job_runs(db, name, 20)]
+    data = sites.site_dict(sites.get_site(db, name))
+    data["runs"] = [queries.run_dict(r, settings_of(request)) for r in queries.runs(db, name, 20)]
+    data["jobs"] = [queries.job_dict(j) for j in queries.job_runs(db, name, 20)]
     return data
+
+
+@router.patch("/sites/{name}")
+def edit_site(name: str, body: SiteChange, request: Request,
+              who: Principal = Depends(require(*WEBTEAM))) -> dict[str, Any]:
+    site = sites.edit_site(settings_of(request), who.name, name,
+                           body.model_dump(exclude_unset=True))
+    sync(request)
+    return site
+
+
+@router.delete("/sites/{name}")
+def remove_site(name: str, request: Request,
+                who: Principal = Depends(require(*WEBTEAM))) -> dict[str, Any]:
+    result = sites.remove_site(settings_of(request), who.name, name)
+    sync(request)
+    return result
 
 
 @router.put("/sites/{name}/schedule")
 def put_schedule(name: str, body: ScheduleIn, request: Request,
-                 who: Principal = Depends(require(*WEBTEAM)),
-                 db: Session = Depends(get_db)) -> dict[str, Any]:
-    entry = set_schedule(db, "crawl", name, body.cron, actor=who.name)
-    db.commit()
-    _sync(request)
-    return entry.to_dict()
+                 who: Principal = Depends(require(*WEBTEAM))) -> dict[str, Any]:
+    entry = sites.set_schedule(settings_of(request), who.name, "crawl", name, body.cron)
+    sync(request)
+    return entry
 
 
 @router.delete("/sites/{name}/schedule")
-def delete_schedule(name: str, request: Request, who: Principal = Depends(require(*WEBTEAM)),
-                    db: Session = Depends(get_db)) -> dict[str, Any]:
-    remove_schedule(db, "crawl", name, actor=who.name)
-    db.commit()
-    _sync(request)
+def delete_schedule(name: str, request: Request,
+                    who: Principal = Depends(require(*WEBTEAM))) -> dict[str, Any]:
+    sites.remove_schedule(settings_of(request), who.name, "crawl", name)
+    sync(request)
     return {"removed": name}
 
 
 @router.put("/sites/{name}/category")
-def put_category(name: str, body: CategoryIn, who: Principal = Depends(require(*RECORDS)),
-                 db: Session = Depends(get_db)) -> dict[str, Any]:
-    site = records.set_category(db, name, body.category, actor=who.name)
-    db.commit()
-    return records.site_dict(site)
+def put_category(name: str, body: CategoryIn, request: Request,
+                 who: Principal = Depends(require(*RECORDS))) -> dict[str, Any]:
+    return sites.set_category(settings_of(request), who.name, name, body.category)
 
 
 @router.post("/sites/{name}/crawl", status_code=202)
-def crawl_now(name: str, request: Request, who: Principal = Depends(require(*WEBTEAM)),
-              db: Session = Depends(get_db)) -> dict[str, Any]:
-    records.get_site(db, name)
-    jid = start_job(request, "crawl", name)
-    audit(db, who.name, "crawl.request", name, job=jid)
-    db.commit()
-    return {"job_id": jid, "site": name}
+def crawl_now(name: str, request: Request,
+              who: Principal = Depends(require(*WEBTEAM))) -> dict[str, Any]:
+    data = sites.request_run(settings_of(request), who.name, "crawl", name,
+                             lambda k, t: start_job(request, k, t))
+    return {"job_id": data["job_id"], "site": name}
 
 
 @router.put("/chat/{name}/schedule")
 def put_chat_schedule(name: str, body: ScheduleIn, request: Request,
-                      who: Principal = Depends(require(*WEBTEAM, *RECORDS)),
-                      db: Session = Depends(get_db)) -> dict[str, Any]:
-    entry = set_schedule(db, "chat", name, body.cron, actor=who.name)
-    db.commit()
-    _sync(request)
-    return entry.to_dict()
+                      who: Principal = Depends(require(*WEBTEAM, *RECORDS))) -> dict[str, Any]:
+    entry = sites.set_schedule(settings_of(request), who.name, "chat", name, body.cron)
+    sync(request)
+    return entry
 
 
 @router.get("/schedules")
@@ -160,106 +193,134 @@ def schedules(_: Principal = Depends(require(*ANYONE)),
 @router.get("/runs")
 def runs(request: Request, site: str | None = None, _: Principal = Depends(require(*ANYONE)),
          db: Session = Depends(get_db)) -> list[dict[str, Any]]:
-    return [records.run_dict(r, settings_of(request)) for r in records.runs(db, site)]
+    return [queries.run_dict(r, settings_of(request)) for r in queries.runs(db, site)]
 
 
 @router.get("/runs/{run_id}")
 def show_run(run_id: int, request: Request, _: Principal = Depends(require(*ANYONE)),
              db: Session = Depends(get_db)) -> dict[str, Any]:
-    from archive.models import CrawlRun
-
-    run = db.get(CrawlRun, run_id)
-    if run is None:
-        raise NotFoundError(f"no crawl run {run_id}")
-    return records.run_dict(run, settings_of(request))
+    return queries.run_dict(queries.get_run(db, run_id), settings_of(request))
 
 
 @router.get("/runs/{run_id}/qa-report")
 def qa_report(run_id: int, request: Request,
               _: Principal = Depends(require(*WEBTEAM, *RECORDS, *AUDITOR))) -> FileResponse:
-    path = records.qa_report_path(settings_of(request), run_id)
+    path = queries.qa_report_path(settings_of(request), run_id)
     if path is None:
         raise NotFoundError(f"crawl run {run_id} has no QA report")
     return FileResponse(path, media_type="text/html")
 
 
+@router.get("/runs/{run_id}/qa-shots/{name}")
+def qa_screenshot(run_id: int, name: str, request: Request,
+                  _: Principal = Depends(require(*WEBTEAM, *RECORDS, *AUDITOR))) -> FileResponse:
+    """A screenshot the QA report shows (its ``qa-shots/…`` links resolve here)."""
+    path = settings_of(request).runs_dir / str(run_id) / "qa-shots" / name
+    if not re.fullmatch(r"[0-9]{1,6}-(live|replay)\.png", name) or not path.is_file():
+        raise NotFoundError(f"crawl run {run_id} has no screenshot {name!r}")
+    return FileResponse(path, media_type="image/png")
+
+
 @router.get("/jobs")
 def jobs(target: str | None = None, _: Principal = Depends(require(*ANYONE)),
          db: Session = Depends(get_db)) -> list[dict[str, Any]]:
-    return [records.job_dict(j) for j in records.job_runs(db, target)]
+    return [queries.job_dict(j) for j in queries.job_runs(db, target)]
 
 
 @router.get("/collections")
 def collections(request: Request, _: Principal = Depends(require(*RECORDS)),
                 db: Session = Depends(get_db)) -> list[dict[str, Any]]:
-    return records.collections(db, settings_of(request))
+    return queries.collections(db, settings_of(request))
 
 
 @router.get("/selectielijst")
 def selectielijst(_: Principal = Depends(require(*RECORDS, *WEBTEAM)),
                   db: Session = Depends(get_db)) -> list[dict[str, Any]]:
-    return records.categories(db)
+    return queries.categories(db)
 
 
 @router.get("/packages")
-def packages(source: str | None = None, _: Principal = Depends(require(*AUDITOR, *RECORDS)),
-             db: Session = Depends(get_db)) -> list[dict[str, Any]]:
-    return records.packages(db, source)
+def list_packages(source: str | None = None, _: Principal = Depends(require(*AUDITOR, *RECORDS)),
+                  db: Session = Depends(get_db)) -> list[dict[str, Any]]:
+    return queries.packages(db, source)
 
 
 @router.get("/chains")
 def chains(_: Principal = Depends(require(*AUDITOR, *RECORDS)),
            db: Session = Depends(get_db)) -> dict[str, list[dict[str, Any]]]:
-    return records.chains(db)
-
-
-def verify(db: Session, package_id: str, actor: str) -> dict[str, Any]:
-    """Run the package verifier and audit the outcome."""
-    from archive.package import verify_package
-
-    pkg = records.package(db, package_id)
-    report = verify_package(Path(pkg["path"]))
-    findings = [str(f) for f in getattr(report, "findings", [])]
-    warnings = [str(w) for w in getattr(report, "warnings", [])]
-    audit(db, actor, "package.verify", package_id, outcome="ok" if report.valid else "failed",
-          findings=len(findings))
-    db.commit()
-    return {"id": package_id, "valid": bool(report.valid), "findings": findings,
-            "warnings": warnings}
+    return queries.chains(db)
 
 
 @router.post("/packages/{package_id}/verify")
-def verify_package_api(package_id: str, who: Principal = Depends(require(*AUDITOR)),
-                       db: Session = Depends(get_db)) -> dict[str, Any]:
-    return verify(db, package_id, who.name)
-
-
-def zip_folder(folder: Path, top: str, target: Path) -> int:
-    """Write ``folder`` as a zip (entries under ``top/``) to ``target``; return its size."""
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                zf.write(path, f"{top}/{path.relative_to(folder).as_posix()}")
-    return target.stat().st_size
+def verify_package(package_id: str, request: Request,
+                   who: Principal = Depends(require(*AUDITOR))) -> dict[str, Any]:
+    return packages.verify_recorded(settings_of(request), who.name, package_id)
 
 
 @router.get("/packages/{package_id}/download")
-def download(package_id: str, who: Principal = Depends(require(*AUDITOR)),
-             db: Session = Depends(get_db)) -> FileResponse:
-    pkg = records.package(db, package_id)
-    folder = Path(pkg["path"])
-    if not folder.is_dir():
-        raise HTTPException(410, f"package {package_id} is listed but its folder is gone")
-    fd, name = tempfile.mkstemp(prefix=".download-", suffix=".zip")
-    os.close(fd)
-    size = zip_folder(folder, package_id, Path(name))
-    audit(db, who.name, "package.download", package_id, bytes=size)
-    db.commit()
-    return FileResponse(name, media_type="application/zip", filename=f"{package_id}.zip",
-                        background=BackgroundTask(os.unlink, name))
+def download(package_id: str, request: Request,
+             who: Principal = Depends(require(*AUDITOR))) -> FileResponse:
+    path = packages.download(settings_of(request), who.name, package_id)
+    return FileResponse(path, media_type="application/zip", filename=f"{package_id}.zip",
+                        background=BackgroundTask(os.unlink, path))
 
 
 @router.get("/audit")
-def audit_log(limit: int = 200, _: Principal = Depends(require(*AUDITOR)),
+def audit_log(limit: int = 200, actor: str | None = None, action: str | None = None,
+              _: Principal = Depends(require(*AUDITOR)),
               db: Session = Depends(get_db)) -> list[dict[str, Any]]:
-    return records.audit_events(db, min(max(limit, 1), 5000))
+    return events(db, limit=min(max(limit, 1), 5000), actor=actor, action=action)
+
+
+# Accounts (admin) ----------------------------------------------------------------------------
+@router.get("/users")
+def list_users(_: Principal = Depends(require(*ADMIN)),
+               db: Session = Depends(get_db)) -> list[dict[str, Any]]:
+    return accounts.users(db)
+
+
+@router.post("/users", status_code=201)
+def add_user(body: UserIn, request: Request,
+             who: Principal = Depends(require(*ADMIN))) -> dict[str, Any]:
+    return accounts.add_user(settings_of(request), who.name, body.name, body.role,
+                             body.password)
+
+
+@router.patch("/users/{name}")
+def change_user(name: str, body: UserChange, request: Request,
+                who: Principal = Depends(require(*ADMIN))) -> dict[str, Any]:
+    s = settings_of(request)
+    data: dict[str, Any] = {}
+    if body.role is not None:
+        data = accounts.set_role(s, who.name, name, body.role)
+    if body.password is not None:
+        data = accounts.set_password(s, who.name, name, body.password)
+    if body.disabled is not None:
+        data = accounts.set_disabled(s, who.name, name, body.disabled)
+    if not data:
+        raise accounts.AccountError("nothing to change: give role, password or disabled")
+    return data
+
+
+@router.delete("/users/{name}")
+def remove_user(name: str, request: Request,
+                who: Principal = Depends(require(*ADMIN))) -> dict[str, Any]:
+    return accounts.remove_user(settings_of(request), who.name, name)
+
+
+@router.get("/tokens")
+def list_tokens(user: str | None = None, _: Principal = Depends(require(*ADMIN)),
+                db: Session = Depends(get_db)) -> list[dict[str, Any]]:
+    return accounts.tokens(db, user)
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: TokenIn, request: Request,
+                 who: Principal = Depends(require(*ADMIN))) -> dict[str, Any]:
+    return accounts.create_token(settings_of(request), who.name, body.user, body.label)
+
+
+@router.delete("/tokens/{token_id}")
+def revoke_token(token_id: int, request: Request,
+                 who: Principal = Depends(require(*ADMIN))) -> dict[str, Any]:
+    return accounts.revoke_token(settings_of(request), who.name, token_id)

@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 
 from archive.db import open_db
 from archive.settings import Settings
-from bewaar.web.accounts import user_for_token
-from scheduler.audit import audit
+from bewaar.services.accounts import denied, user_for_token
 
 COOKIE = "bewaar_session"
 
@@ -32,6 +31,7 @@ WEBTEAM = ("webteam",)
 RECORDS = ("records",)
 AUDITOR = ("auditor",)
 ANYONE = ("webteam", "records", "auditor")
+ADMIN = ("admin",)
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,7 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
         if who.role != "admin" and who.role not in roles:
             reason = (f"{request.method} {request.url.path} needs the role "
                       f"{' or '.join(roles)}; {who.name} has the role {who.role}")
-            audit(db, who.name, "access.denied", request.url.path, outcome="denied",
-                  method=request.method, role=who.role)
+            denied(db, who.name, request.url.path, method=request.method, role=who.role)
             db.commit()
             raise HTTPException(403, reason)
         request.state.principal = who

@@ -1,0 +1,21 @@
+"""The one service layer: every change any face makes (the CLI, the web pages, the API, the
+scheduler) is one function here, and that function writes its audit row itself.
+
+A face checks who is asking (the web checks roles; the CLI names its operating-system user),
+turns its input into plain arguments, calls a function of this package and presents the result.
+A service function validates everything first, makes the change through the capabilities
+(``crawler``, ``replay``, ``chat_archiver``, ``archive.package``, ``scheduler.schedules``) and
+records one audit row — ``ok``, or ``failed`` with the reason when it raised — through
+:func:`bewaar.services.audit.change`, the only code that writes ``audit_log`` rows.
+
+Modules, by what they change:
+
+- ``sites``     sites (add, edit, remove or retire), categories, schedules, "run now"
+- ``crawls``    crawls and their after-steps, replay collections and checks, seals, exports
+- ``access``    replay exclusions and embargoes
+- ``accounts``  users, passwords, roles, API tokens, browser sessions
+- ``packages``  keys, selectielijst, package verification and download
+- ``chats``     chat sources and exports
+- ``queries``   what the faces read (no changes, no audit rows)
+- ``audit``     the audit row writer and reader
+"""
