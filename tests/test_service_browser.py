@@ -6,9 +6,8 @@ import shutil
 
 import pytest
 
-from archive.db import open_db
 from archive.settings import load_settings
-from bewaar.web.accounts import add_user
+from bewaar.services.accounts import add_user
 from tests.test_service_scheduler import wait_for
 from tests.test_service_web import PASSWORD, Server, audit_rows
 from tests.test_service_web import server as server  # noqa: F401  (the fixture)
@@ -26,9 +25,7 @@ pytestmark = [
 def test_web_team_in_the_browser(server: Server) -> None:  # noqa: F811
     from playwright.sync_api import sync_playwright
 
-    with open_db(load_settings(home=server.home))() as db:
-        add_user(db, "anna", "webteam", PASSWORD, actor="test")
-        db.commit()
+    add_user(load_settings(home=server.home), "test", "anna", "webteam", PASSWORD)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
         try:
@@ -38,11 +35,11 @@ def test_web_team_in_the_browser(server: Server) -> None:  # noqa: F811
             assert "/login" in page.url  # not logged in yet
             page.fill("input[name=name]", "anna")
             page.fill("input[name=password]", "wrong password")
-            page.click("button[type=submit]")
-            assert "Wrong user name or password" in page.content()
+            page.click("#login button[type=submit]")
+            assert "Onjuiste gebruikersnaam of wachtwoord" in page.get_by_role("alert").inner_text()
             page.fill("input[name=name]", "anna")
             page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            page.click("#login button[type=submit]")
             page.wait_for_url(server.url + "/sites")
             page.fill("#add-site input[name=name]", "justid")
             page.fill("#add-site textarea[name=seeds]", "https://www.justid.nl/")
@@ -51,8 +48,8 @@ def test_web_team_in_the_browser(server: Server) -> None:  # noqa: F811
             row = page.locator("tr[data-site=justid]")
             row.wait_for()
             assert "0 3 * * *" in row.inner_text()
-            row.get_by_role("button", name="Crawl now").click()
-            assert "Crawl of justid started" in page.locator("p.msg").inner_text()
+            row.get_by_role("button", name="Nu crawlen").click()
+            assert "Crawl van justid gestart" in page.get_by_role("status").inner_text()
         finally:
             browser.close()
     wait_for(lambda: any(a == "crawl.request" and actor == "anna"

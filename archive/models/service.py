@@ -24,6 +24,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the language this user chose for the web app ("nl" or "en"); None: not chosen (Dutch)
+    locale: Mapped[str | None] = mapped_column(String(10))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 

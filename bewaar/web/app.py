@@ -12,7 +12,17 @@ from sqlalchemy import text
 from archive.db import open_db
 from archive.errors import BewaarError, NotFoundError
 from archive.settings import Settings
-from bewaar.web import api, pages
+from bewaar.web import (
+    access_pages,
+    api,
+    assets,
+    chats,
+    fixity_pages,
+    harvest_pages,
+    i18n,
+    navigation,
+    pages,
+)
 
 if TYPE_CHECKING:
     from scheduler.service import Service
@@ -29,11 +39,20 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         title="Bewaarplaats",
         version="0.1.0",
         description="Archive ministry websites and chats: sites, schedules, runs, QA, packages.",
+        docs_url=None,  # served by assets.mount from this machine, not a CDN
     )
     app.state.settings = settings
     app.state.service = service
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(i18n.router)
+    app.include_router(chats.router)
+    app.include_router(chats.api)
+    for module in (access_pages, fixity_pages, harvest_pages):
+        app.include_router(module.router)
+        app.include_router(module.api)
+    app.include_router(navigation.router)  # after the pages: a built page wins over "coming"
+    assets.mount(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
@@ -48,7 +67,9 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             if exc.status_code == 401:
                 return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
             return pages.render(request, "error.html", status=exc.status_code,
-                                title=f"Error {exc.status_code}", message=str(exc.detail),
+                                title=i18n.translate(i18n.locale_of(request), "Error %(status)s",
+                                                     status=exc.status_code),
+                                message=str(exc.detail),
                                 link="/")
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=exc.headers)
@@ -57,7 +78,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     async def bewaar_error(request: Request, exc: BewaarError) -> Response:
         status = 404 if isinstance(exc, NotFoundError) else 400
         if _wants_html(request):
-            return pages.render(request, "error.html", status=status, title="Not done",
+            return pages.render(request, "error.html", status=status,
+                                title=i18n.translate(i18n.locale_of(request), "Not done"),
                                 message=str(exc), link="/")
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
