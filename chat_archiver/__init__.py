@@ -1,8 +1,10 @@
 """Chat capture: connectors for messengers and the export of chats into sealed packages.
 
-``export_source(settings, name)`` exports everything new of one registered chat source. The
-export machinery (matrix-nio and its HTTP stack) is imported on first use, so commands that do
-not export start fast.
+``export_source(settings, name)`` exports everything new of one registered Matrix source;
+``import_files(settings, name, files)`` imports the export files of a WhatsApp, Signal, Teams or
+Telegram source (readers in ``chat_archiver.exports``). Both take one export path. The export
+machinery (matrix-nio and its HTTP stack) is imported on first use, so commands that do not
+export start fast.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from chat_archiver.connector import (
 
 if TYPE_CHECKING:
     from chat_archiver.export import ExportProgress, ExportResult, export_source
+    from chat_archiver.imports import ImportResult, import_files, new_export_source
 
 __all__ = [
     "ChatAuthError",
@@ -32,11 +35,14 @@ __all__ = [
     "ChatProtocolError",
     "ExportProgress",
     "ExportResult",
+    "ImportResult",
     "RawEvent",
     "RoomFetch",
     "RoomInfo",
     "UnknownRoomError",
     "export_source",
+    "import_files",
+    "new_export_source",
 ]
 
 
@@ -45,4 +51,8 @@ def __getattr__(name: str) -> Any:
         from chat_archiver import export
 
         return getattr(export, name)
+    if name in ("ImportResult", "import_files", "new_export_source"):
+        from chat_archiver import imports
+
+        return getattr(imports, name)
     raise AttributeError(f"module 'chat_archiver' has no attribute {name!r}")

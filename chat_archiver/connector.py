@@ -10,6 +10,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from archive.errors import BewaarError
@@ -52,6 +54,12 @@ class RawEvent:
 
     @classmethod
     def from_element(cls, raw: bytes, value: Any) -> RawEvent:
+        if (type(value) is dict and type(value.get("event_id")) is str  # the usual case, at
+                and type(value.get("type")) is str  # a glance; any doubt: the checks below
+                and type(value.get("sender")) is str
+                and type(value.get("origin_server_ts")) is int
+                and type(value.get("content", {})) is dict):
+            return cls(raw, value)
         problem = None
         if not isinstance(value, dict):
             problem = f"not a JSON object but {type(value).__name__}"
@@ -70,7 +78,7 @@ class RawEvent:
             return str(self.value["event_id"])
         return None
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Identity for idempotency: the event id, or a digest of the raw bytes."""
         import hashlib
@@ -114,6 +122,11 @@ class Attachment:
     data: bytes | None
     content_type: str | None
     error: str | None = None
+    # Instead of ``data``: a finished file on this machine that is not changed again (an
+    # export's staged member), linked into the package rather than read and written again;
+    # its sha256 when known already.
+    path: Path | None = None
+    sha256: str | None = None
 
 
 PageCallback = Callable[[str, int], None]  # (room_id, events fetched so far in this room)

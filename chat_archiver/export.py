@@ -20,12 +20,12 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 
 from archive.db import session_scope
 from archive.errors import NotFoundError
@@ -34,9 +34,14 @@ from archive.settings import Settings
 from chat_archiver.connector import DEFAULT_PAGE_SIZE, ChatConnector, ChatError
 from chat_archiver.credentials import SecretError, load_secret
 from chat_archiver.encrypted_files import decrypt_file
-from chat_archiver.matrix import MatrixConnector
 from chat_archiver.megolm import DecryptError, KeyRing, read_key_export
-from chat_archiver.writer import RoomExport, media_ref, save_attachment, write_export
+from chat_archiver.writer import (
+    RoomExport,
+    link_attachment,
+    media_ref,
+    save_attachment,
+    write_export,
+)
 
 EXPORT_ID_FIELD = "Bewaar-Chat-Export-Id"
 ROOMS_AT_ONCE = 4  # rooms paginated concurrently
@@ -47,11 +52,13 @@ class ExportResult:
     package: Path | None
     events: int
     rooms: int
+    duplicates: int = 0  # events already archived for the source, skipped
+    rooms_exported: list[RoomExport] = field(default_factory=list, repr=False)
 
 
 @dataclass
 class ExportProgress:
-    phase: str  # "fetch", "media", "write", "seal", "done"
+    phase: str  # "read", "fetch", "media", "write", "seal", "done"
     room_id: str | None = None
     events: int = 0
 
@@ -59,8 +66,26 @@ class ExportProgress:
 ProgressFn = Callable[[ExportProgress], None]
 
 
+@dataclass
+class ExportJob:
+    """What one export needs besides the source: where the events come from and what the
+    package says about them. Matrix exports and export-file imports differ only here."""
+
+    connector: ChatConnector
+    header: dict[str, Any]  # the head of evidence.json
+    description: str
+    bag_info: dict[str, str]
+    keys: KeyRing = field(default_factory=KeyRing)
+    title: str = "Chat export"
+    # Called with the data folder and the rooms before the folder is written: adds files
+    # (such as original/) and completes the header.
+    before_write: Callable[[Path, list[RoomExport]], None] | None = None
+
+
 def connector_for(source: ChatSource, page_size: int = DEFAULT_PAGE_SIZE) -> ChatConnector:
     if source.kind == "matrix":
+        from chat_archiver.matrix import MatrixConnector  # matrix-nio: only Matrix needs it
+
         return MatrixConnector(source.homeserver, source.user_id, load_secret(source.secret_ref),
                                page_size=page_size)
     raise ChatError(f"no connector for chat sources of kind {source.kind!r}")
@@ -95,6 +120,33 @@ def _source_lock(settings: Settings, name: str) -> Iterator[Path]:
 def export_source(settings: Settings, name: str, progress: ProgressFn | None = None, *,
                   page_size: int = DEFAULT_PAGE_SIZE) -> ExportResult:
     """Export everything new of chat source ``name``; package None when there was nothing new."""
+
+    def matrix_job(source: ChatSource, staging: Path, export_uuid: str) -> ExportJob:
+        keys = load_keys(source)
+        header = {
+            "format": "bewaarplaats-chat-export/1", "source": source.name, "kind": source.kind,
+            "homeserver": source.homeserver, "account": source.user_id,
+            "export_id": export_uuid, "page_size": page_size,
+            "decryption": (f"Megolm keys from a key export file: {len(keys.sessions)} sessions; "
+                           if source.keys_file else "no key export file configured; ")
+                          + "encrypted events are kept as sent; what could not be decrypted is "
+                            "listed",
+        }
+        return ExportJob(connector_for(source, page_size), header,
+                         f"Matrix chat export of {source.user_id} on {source.homeserver}",
+                         {"Chat-Homeserver": source.homeserver, "Chat-Account": source.user_id},
+                         keys)
+
+    return run_export(settings, name, matrix_job, progress)
+
+
+JobMaker = Callable[[ChatSource, Path, str], ExportJob]
+
+
+def run_export(settings: Settings, name: str, make_job: JobMaker,
+               progress: ProgressFn | None = None) -> ExportResult:
+    """The one export path (see the module docstring): ``make_job(source, staging folder,
+    export uuid)`` says where the events come from."""
     report = progress or (lambda p: None)
     with session_scope(settings) as db:
         source = db.scalar(select(ChatSource).where(ChatSource.name == name))
@@ -115,8 +167,8 @@ def export_source(settings: Settings, name: str, progress: ProgressFn | None = N
             known = {r.room_id: (r.id, r.token) for r in db.scalars(
                 select(ChatRoom).where(ChatRoom.source_id == source.id))}
         try:
-            result = _run(settings, source, staging, export_uuid, export_id, known, report,
-                          page_size)
+            job = make_job(source, staging, export_uuid)
+            result = _run(settings, source, staging, export_uuid, export_id, known, report, job)
         except BaseException as exc:
             with session_scope(settings) as db:
                 failed = db.get(ChatExport, export_id)
@@ -133,30 +185,31 @@ def export_source(settings: Settings, name: str, progress: ProgressFn | None = N
 
 def _run(settings: Settings, source: ChatSource, staging: Path, export_uuid: str, export_id: int,
          known: dict[str, tuple[int, str | None]], report: ProgressFn,
-         page_size: int) -> ExportResult:
+         job: ExportJob) -> ExportResult:
     started = datetime.now(UTC)
-    keys = load_keys(source)
-    rooms = asyncio.run(_fetch_all(settings, source, staging / "data", known, report, page_size,
-                                   keys))
+    rooms: list[RoomExport] = []
+    # The coroutine fills ``rooms`` and returns None: when asyncio.run (Python 3.11) puts the
+    # SIGINT handler back it formats the finished main task, its result included (signal's
+    # enum lookup of the handler, a partial naming the task) – a repr of every event fetched,
+    # seconds for a large export.
+    asyncio.run(_fetch_all(settings, source, job.connector, staging / "data", known, report,
+                           job.keys, rooms))
     total = sum(len(r.fetch.events) for r in rooms)
+    skipped = sum(r.skipped_duplicates for r in rooms)
     if total == 0:
         with session_scope(settings) as db:
             row = db.get(ChatExport, export_id)
             assert row is not None
             row.status, row.finished_at, row.rooms = "empty", datetime.now(UTC), len(rooms)
         shutil.rmtree(staging, ignore_errors=True)
-        return ExportResult(None, 0, len(rooms))
+        return ExportResult(None, 0, len(rooms), skipped, rooms)
     report(ExportProgress("write", events=total))
-    header = {
-        "format": "bewaarplaats-chat-export/1", "source": source.name, "kind": source.kind,
-        "homeserver": source.homeserver, "account": source.user_id, "export_id": export_uuid,
-        "started_at": started.isoformat(), "finished_fetching_at": datetime.now(UTC).isoformat(),
-        "page_size": page_size,
-        "decryption": (f"Megolm keys from a key export file: {len(keys.sessions)} sessions; "
-                       if source.keys_file else "no key export file configured; ")
-                      + "encrypted events are kept as sent; what could not be decrypted is listed",
-    }
-    write_export(staging / "data", [r for r in rooms if r.fetch.events], header, keys)
+    job.header.setdefault("format", "bewaarplaats-chat-export/1")
+    job.header.update(started_at=started.isoformat(),
+                      finished_fetching_at=datetime.now(UTC).isoformat())
+    if job.before_write is not None:
+        job.before_write(staging / "data", rooms)
+    write_export(staging / "data", [r for r in rooms if r.fetch.events], job.header, job.keys)
     commit = {"export_uuid": export_uuid, "rooms": [
         {"room_id": r.fetch.room_id, "name": r.name, "token": r.fetch.next_token,
          "reached_start": r.fetch.reached_start,
@@ -176,16 +229,16 @@ def _run(settings: Settings, source: ChatSource, staging: Path, export_uuid: str
     if stamps:
         period = (datetime.fromtimestamp(min(stamps) / 1000, UTC),
                   datetime.fromtimestamp(max(stamps) / 1000, UTC))
-    package = _seal(settings, source, staging / "data", export_uuid, total, len(rooms), period)
+    package = _seal(settings, source, staging / "data", export_uuid, total, len(rooms), period,
+                    job)
     _commit(settings, source.id, export_id, commit, package.id, package.path)
     shutil.rmtree(staging, ignore_errors=True)
-    return ExportResult(package.path, total, len(rooms))
+    return ExportResult(package.path, total, len(rooms), skipped, rooms)
 
 
-async def _fetch_all(settings: Settings, source: ChatSource, data_dir: Path,
-                     known: dict[str, tuple[int, str | None]], report: ProgressFn,
-                     page_size: int, keys: KeyRing) -> list[RoomExport]:
-    connector = connector_for(source, page_size)
+async def _fetch_all(settings: Settings, source: ChatSource, connector: ChatConnector,
+                     data_dir: Path, known: dict[str, tuple[int, str | None]],
+                     report: ProgressFn, keys: KeyRing, into: list[RoomExport]) -> None:
     async with connector:
         rooms = await connector.rooms(None if source.all_joined else list(source.rooms))
         limit = asyncio.Semaphore(ROOMS_AT_ONCE)
@@ -195,7 +248,7 @@ async def _fetch_all(settings: Settings, source: ChatSource, data_dir: Path,
                 return await _fetch_room(settings, connector, room_id, known, data_dir, report,
                                          keys)
 
-        return list(await asyncio.gather(*(one(info.room_id) for info in rooms)))
+        into.extend(await asyncio.gather(*(one(info.room_id) for info in rooms)))
 
 
 async def _fetch_room(settings: Settings, connector: ChatConnector, room_id: str,
@@ -273,7 +326,15 @@ async def _download_media(connector: ChatConnector, room: RoomExport, data_dir: 
                 info["decrypted"] = True
             except DecryptError as exc:
                 info.update(decrypted=False, error=str(exc))
-        if data is None:
+        if data is None and got.path is not None and file is None:
+            # a file already on this disk (an export's staged member): linked, not copied
+            try:
+                path, digest, size = link_attachment(data_dir, got.path, got.sha256,
+                                                     str(content.get("body") or ""), ctype)
+                info.update(path=path, sha256=digest, size=size, content_type=ctype)
+            except OSError as exc:
+                info["error"] = f"cannot read the staged file: {exc.strerror or exc}"
+        elif data is None:
             info["error"] = got.error
         else:
             path, digest = save_attachment(data_dir, data, str(content.get("body") or ""), ctype)
@@ -284,7 +345,7 @@ async def _download_media(connector: ChatConnector, room: RoomExport, data_dir: 
 
 
 def _seal(settings: Settings, source: ChatSource, data_dir: Path, export_uuid: str, events: int,
-          rooms: int, period: tuple[datetime, datetime] | None) -> Any:
+          rooms: int, period: tuple[datetime, datetime] | None, job: ExportJob) -> Any:
     from archive.package import PackageInput, build_package
 
     # The staging files are finished and deleted after the seal: link them into the bag (each
@@ -293,13 +354,15 @@ def _seal(settings: Settings, source: ChatSource, data_dir: Path, export_uuid: s
              for p in sorted(data_dir.rglob("*")) if p.is_file()]
     return build_package(
         settings, source_kind="chat", source_name=source.name,
-        title=f"Chat export {source.name}: {events} events in {rooms} rooms",
+        title=f"{job.title} {source.name}: {events} events in {rooms} rooms",
         category=source.category, files=files,
-        bag_info={EXPORT_ID_FIELD: export_uuid, "Chat-Homeserver": source.homeserver,
-                  "Chat-Account": source.user_id},
-        description=f"Matrix chat export of {source.user_id} on {source.homeserver}",
+        bag_info={EXPORT_ID_FIELD: export_uuid, **job.bag_info},
+        description=job.description,
         period=period,
     )
+
+
+SEEN_TABLE = cast(Table, ChatSeenEvent.__table__)
 
 
 def _commit(settings: Settings, source_id: int, export_id: int, commit: dict[str, Any],
@@ -321,8 +384,10 @@ def _commit(settings: Settings, source_id: int, export_id: int, commit: dict[str
             room.first_event_id = room.first_event_id or r["first"]
             room.last_event_id = r["last"] or room.last_event_id
             room.updated_at = now
-            db.bulk_insert_mappings(ChatSeenEvent, [
-                {"room_pk": room.id, "event_key": k, "export_id": export_id} for k in r["keys"]])
+            if r["keys"]:  # one executemany of the table's INSERT, without the ORM's bookkeeping
+                db.execute(insert(SEEN_TABLE), [
+                    {"room_pk": room.id, "event_key": k, "export_id": export_id}
+                    for k in r["keys"]])
         row = db.get(ChatExport, export_id)
         assert row is not None
         row.status, row.finished_at = "sealed", now

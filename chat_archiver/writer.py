@@ -9,7 +9,9 @@ import csv
 import hashlib
 import json
 import mimetypes
+import os
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +20,12 @@ from typing import Any
 from chat_archiver.connector import RawEvent, RoomFetch
 from chat_archiver.megolm import DecryptError, KeyRing
 from chat_archiver.rawjson import one_line
-from chat_archiver.transcript import redacts_of, relation, render_room, when
+from chat_archiver.transcript import redacts_of, relation, render, render_room, when
 
 MESSAGE_COLUMNS = [
     "room_id", "event_id", "time_utc", "origin_server_ts", "sender", "type", "msgtype", "body",
     "relation", "relates_to", "in_reply_to", "redacted_by", "redacted_at", "attachment",
-    "attachment_sha256", "status",
+    "attachment_sha256", "status", "attachment_name", "edited", "deleted", "body_html",
 ]
 MEDIA_MSGTYPES = {"m.image", "m.file", "m.video", "m.audio"}
 
@@ -65,13 +67,17 @@ class RoomExport:
         return None
 
 
-def save_attachment(data_dir: Path, data: bytes, body: str, ctype: str | None) -> tuple[str, str]:
-    """Store an attachment by content hash; return (relative path under data/, sha256)."""
-    digest = hashlib.sha256(data).hexdigest()
+def _attachment_name(digest: str, body: str, ctype: str | None) -> str:
     ext = Path(body).suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", Path(body).suffix) else ""
     if not ext and ctype:
         ext = mimetypes.guess_extension(ctype.split(";")[0].strip()) or ""
-    rel = f"attachments/{digest}{ext}"
+    return f"attachments/{digest}{ext}"
+
+
+def save_attachment(data_dir: Path, data: bytes, body: str, ctype: str | None) -> tuple[str, str]:
+    """Store an attachment by content hash; return (relative path under data/, sha256)."""
+    digest = hashlib.sha256(data).hexdigest()
+    rel = _attachment_name(digest, body, ctype)
     target = data_dir / rel
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +85,31 @@ def save_attachment(data_dir: Path, data: bytes, body: str, ctype: str | None) -
         tmp.write_bytes(data)
         tmp.replace(target)
     return rel, digest
+
+
+def link_attachment(data_dir: Path, source: Path, sha256: str | None, body: str,
+                    ctype: str | None) -> tuple[str, str, int]:
+    """Store a finished file (not changed again) as an attachment by content hash: hard-linked
+    (copied across file systems), hashed first when ``sha256`` is not given; return (relative
+    path under data/, sha256, size). Raises OSError when the file cannot be read."""
+    size = source.stat().st_size
+    if sha256 is None:
+        h = hashlib.sha256()
+        with open(source, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+        sha256 = h.hexdigest()
+    rel = _attachment_name(sha256, body, ctype)
+    target = data_dir / rel
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    return rel, sha256, size
 
 
 def write_export(data_dir: Path, rooms: list[RoomExport], header: dict[str, Any],
@@ -105,14 +136,9 @@ def write_export(data_dir: Path, rooms: list[RoomExport], header: dict[str, Any]
     }
     (data_dir / "evidence.json").write_text(
         json.dumps(evidence, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    index = ["<!doctype html><html><head><meta charset='utf-8'><title>Chat export</title></head>"
-             f"<body><h1>Chat export {header.get('source')}</h1><ul>"]
-    for r in evidence_rooms:
-        index.append(f"<li><a href='{r['path']}/transcript.html'>{r['name'] or r['room_id']}</a>"
-                     f" — {r['events']} events</li>")
-    index.append("</ul><p>Raw events: rooms/*/events.jsonl · table: messages.csv · "
-                 "evidence: evidence.json</p></body></html>\n")
-    (data_dir / "index.html").write_text("\n".join(index), encoding="utf-8")
+    (data_dir / "index.html").write_text(
+        render("index.html.j2", source=header.get("source"), rooms=evidence_rooms,
+               originals=(data_dir / "original").is_dir()), encoding="utf-8")
     return evidence
 
 
@@ -162,8 +188,8 @@ def _write_room(data_dir: Path, room: RoomExport, table: Any, keys: KeyRing) -> 
             for eid, payload in decrypted.items():
                 dec.write(json.dumps({"event_id": eid, **payload}, ensure_ascii=False) + "\n")
     links = {eid: "../../" + a["path"] for eid, a in room.attachments.items() if a.get("path")}
-    (rdir / "transcript.html").write_text(
-        render_room(f.room_id, room.name, f.events, links, {}, decrypted), encoding="utf-8")
+    with open(rdir / "transcript.html", "w", encoding="utf-8") as page:
+        page.writelines(render_room(f.room_id, room.name, f.events, links, {}, decrypted))
     good = [e for e in f.events if not e.malformed]
     return {
         "room_id": f.room_id, "name": room.name, "path": f"rooms/{slug}", "mode": f.mode,
@@ -191,20 +217,33 @@ def _table_row(table: Any, room_id: str, ev: dict[str, Any],
     rel = relation(ev)
     red = redactions.get(ev["event_id"]) or (ev.get("unsigned") or {}).get("redacted_because")
     att = attachments.get(ev["event_id"], {})
-    body = content.get("body") if ev["type"] == "m.room.message" or plain else None
+    info: dict[str, Any] = ev["bewaar"] if isinstance(ev.get("bewaar"), dict) else {}
+    body = (content.get("body") if ev["type"] in ("m.room.message", "bewaar.system") or plain
+            else None)
     if rel.get("rel_type") == "m.replace" and isinstance(content.get("m.new_content"), dict):
         body = content["m.new_content"].get("body", body)
     reply = (rel.get("m.in_reply_to") or {}).get("event_id")
     status = (
         "decrypted" if plain is not None else
         "undecryptable" if ev["type"] == "m.room.encrypted" else
-        "redacted" if red else "edit" if rel.get("rel_type") == "m.replace" else "")
+        "system" if info.get("system") else
+        "deleted" if info.get("deleted") else
+        "redacted" if red else "edit" if rel.get("rel_type") == "m.replace" else
+        "edited" if info.get("edited") else
+        "media omitted" if info.get("media_omitted") else
+        "attachment missing" if content.get("filename") and not att.get("path") else "")
+    red_at = red.get("origin_server_ts") if isinstance(red, dict) else None
+    html = content.get("formatted_body")
     table.writerow([
         room_id, ev["event_id"], when(ev["origin_server_ts"]), ev["origin_server_ts"],
         ev["sender"], ev["type"], content.get("msgtype", ""),
         body if isinstance(body, str) else (rel.get("key", "") if rel else ""),
         rel.get("rel_type", ""), rel.get("event_id", ""), reply or "",
         (red or {}).get("sender", "") if isinstance(red, dict) else "",
-        when(red.get("origin_server_ts")) if isinstance(red, dict) else "",
+        when(red_at) if red_at is not None else "",
         att.get("path", ""), att.get("sha256", ""), status,
+        content.get("filename", "") if info else "",
+        info.get("edited_at") or ("yes" if info.get("edited") else ""),
+        info.get("deleted_at") or ("yes" if info.get("deleted") else ""),
+        html if isinstance(html, str) else "",
     ])

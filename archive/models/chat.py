@@ -1,4 +1,11 @@
-"""Chat sources, their rooms with resume tokens, the events already archived, and exports."""
+"""Chat sources, their rooms with resume tokens, the events already archived, and exports.
+
+A source is a Matrix account (``kind`` "matrix": homeserver, user, secret) or the exports of
+one app that a records manager imports (``kind`` "whatsapp", "signal", "teams", "telegram":
+homeserver, user and secret are empty; ``timezone``, ``locale`` and ``owner`` say how to read
+the files). For both, a room is one chat and ``ChatSeenEvent`` holds the key of every event or
+message already sealed (a Matrix event id; for exports the key each reader documents).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ class ChatSource(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[str] = mapped_column(String(20))  # "matrix", …
+    kind: Mapped[str] = mapped_column(String(20))  # "matrix", "whatsapp", "signal", …
     homeserver: Mapped[str] = mapped_column(String(500))
     user_id: Mapped[str] = mapped_column(String(300))
     secret_ref: Mapped[str] = mapped_column(String(600))  # password-env:VAR | token-env:VAR | file:/p
@@ -26,6 +33,11 @@ class ChatSource(Base):
     category: Mapped[str | None] = mapped_column(String(50))
     keys_file: Mapped[str | None] = mapped_column(String(1000))  # a Matrix key export file
     keys_passphrase_ref: Mapped[str | None] = mapped_column(String(300))  # env:VAR
+    # Export-file sources: the phone's time zone (WhatsApp files carry none), the language
+    # its exports are written in (auto|nl|en) and whose account or phone they come from.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(10))
+    owner: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     chat_rooms: Mapped[list[ChatRoom]] = relationship(back_populates="source")
