@@ -147,11 +147,19 @@ class ExportReader(abc.ABC):
 
     kind: str = "abstract"
     version: str = "1"
+    parser: str = "bewaarplaats"  # the parser's name in evidence.json
 
     @abc.abstractmethod
     def read(self, bundle: Any, options: ReadOptions) -> ParsedExport:
         """Parse the bundle (``chat_archiver.exports.files.Bundle``) or raise an
         ``ExportFileError`` naming the file."""
+
+    def utc_export(self, format_name: str, time_field: str) -> ParsedExport:
+        """An empty result for a format whose times are UTC in the file (``time_field``)."""
+        return ParsedExport([], {"format": format_name, "parser": self.parser,
+                                 "parser_version": self.version, "documents": [],
+                                 "timezone": {"name": "UTC", "origin": "read from the file "
+                                              f"({time_field})"}})
 
 
 def iso(ms: int | None) -> str | None:

@@ -31,18 +31,14 @@ from chat_archiver.exports.files import Bundle
 from chat_archiver.exports.jsonfiles import label_of, load_json
 from chat_archiver.exports.whatsapp_text import media_type
 
-PARSER = "bewaarplaats-signal-sigtop"
-
 
 class SignalReader(ExportReader):
     kind = "signal"
+    parser = "bewaarplaats-signal-sigtop"
     version = "1"
 
     def read(self, bundle: Bundle, options: ReadOptions) -> ParsedExport:
-        parsed = ParsedExport([], {"format": "sigtop-json", "parser": PARSER,
-                                   "parser_version": self.version, "documents": [],
-                                   "timezone": {"name": "UTC", "origin": "read from the file "
-                                                "(sent_at)"}})
+        parsed = self.utc_export("sigtop-json", "sent_at")
         chats: dict[str, Chat] = {}
         docs = [m for m in bundle.members if m.name.lower().endswith(".json")]
         if not docs:

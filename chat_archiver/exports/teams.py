@@ -32,8 +32,6 @@ from chat_archiver.exports.base import (
 from chat_archiver.exports.files import Bundle
 from chat_archiver.exports.jsonfiles import json_documents, label_of, load_json
 
-PARSER = "bewaarplaats-teams-graph"
-
 
 class _Text(HTMLParser):
     def __init__(self) -> None:
@@ -67,13 +65,11 @@ def _event_text(detail: dict[str, Any]) -> str:
 
 class TeamsReader(ExportReader):
     kind = "teams"
+    parser = "bewaarplaats-teams-graph"
     version = "1"
 
     def read(self, bundle: Bundle, options: ReadOptions) -> ParsedExport:
-        parsed = ParsedExport([], {"format": "microsoft-graph-chatmessage", "parser": PARSER,
-                                   "parser_version": self.version, "documents": [],
-                                   "timezone": {"name": "UTC", "origin": "read from the file "
-                                                "(createdDateTime)"}})
+        parsed = self.utc_export("microsoft-graph-chatmessage", "createdDateTime")
         newest: dict[str, tuple[dict[str, Any], str]] = {}
         for doc in json_documents(bundle, "Teams"):
             data = load_json(doc, "Teams")

@@ -32,19 +32,16 @@ from chat_archiver.exports.files import Bundle
 from chat_archiver.exports.jsonfiles import json_documents, label_of, load_json, text_of
 from chat_archiver.exports.whatsapp_text import media_type
 
-PARSER = "bewaarplaats-telegram"
 NOT_INCLUDED = "(File not included"
 
 
 class TelegramReader(ExportReader):
     kind = "telegram"
+    parser = "bewaarplaats-telegram"
     version = "1"
 
     def read(self, bundle: Bundle, options: ReadOptions) -> ParsedExport:
-        parsed = ParsedExport([], {"format": "telegram-desktop-json", "parser": PARSER,
-                                   "parser_version": self.version, "documents": [],
-                                   "timezone": {"name": "UTC", "origin": "read from the file "
-                                                "(date_unixtime)"}})
+        parsed = self.utc_export("telegram-desktop-json", "date_unixtime")
         chats: dict[str, Chat] = {}
         for doc in json_documents(bundle, "Telegram", "result.json"):
             data = load_json(doc, "Telegram")

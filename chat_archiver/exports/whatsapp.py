@@ -51,8 +51,6 @@ from chat_archiver.exports.base import (
 )
 from chat_archiver.exports.files import Bundle, Member
 
-PARSER = "bewaarplaats-whatsapp"
-
 
 @dataclass
 class _Stamp:
@@ -255,6 +253,7 @@ class _Clock:
 
 class WhatsAppReader(ExportReader):
     kind = "whatsapp"
+    parser = "bewaarplaats-whatsapp"
     version = "1"
 
     def read(self, bundle: Bundle, options: ReadOptions) -> ParsedExport:
@@ -276,7 +275,7 @@ class WhatsAppReader(ExportReader):
             files_ev.append(ev)
             unparsed += bad
             warnings += warn
-        evidence = {"format": "whatsapp-txt", "parser": PARSER, "parser_version": self.version,
+        evidence = {"format": "whatsapp-txt", "parser": self.parser, "parser_version": self.version,
                     "documents": files_ev,
                     "timezone": {"name": options.timezone, "origin": options.timezone_origin,
                                  "note": "WhatsApp exports carry no time zone: phone time was "
