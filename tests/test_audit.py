@@ -68,6 +68,9 @@ def test_every_cli_change_leaves_its_audit_row(bewaar: Any, site: NormalSite,
         bewaar(*args, env=env)
     token = bewaar("token", "create", "anna", "--label", "nightly", "--json").json()
     bewaar("token", "revoke", str(token["id"]))
+    hold = bewaar("hold", "add", "--site", "demo", "--reason", "Woo-verzoek 2026-17",
+                  "--json").json()
+    bewaar("hold", "release", str(hold["id"]))
     bewaar("replay", "check", run, check=False)  # a retired site's run can still be checked
     bewaar("user", "remove", "anna")
 
@@ -85,10 +88,11 @@ def test_every_cli_change_leaves_its_audit_row(bewaar: Any, site: NormalSite,
         ("user.role", "anna"), ("user.disable", "anna"), ("user.enable", "anna"),
         ("user.password", "anna"), ("user.remove", "anna"), ("token.create", "anna"),
         ("token.revoke", str(token["id"])), ("chat.add", "team"), ("site.add", "scratch"),
-        ("site.remove", "scratch"), ("site.remove", "demo"),
+        ("site.remove", "scratch"), ("site.remove", "demo"), ("hold.release", f"hold:{hold['id']}"),
     }
     assert expected <= seen, sorted(expected - seen)
     assert any(r["action"] == "keys.init" for r in log)
+    assert any(r["action"] == "hold.add" and r["outcome"] == "ok" for r in log)
     by_action = {(r["action"], r["target"]): r for r in log}
     assert by_action[("site.remove", "scratch")]["detail"]["outcome"] == "deleted"
     assert by_action[("site.remove", "demo")]["detail"]["outcome"] == "retired"

@@ -42,7 +42,7 @@ MAY = {
     "records": {"/", "/sites", "/sites/demo", "/runs/1", "/collections", "/packages", "/chats",
                 "/chats/minister", "/search", "/retention"},
     "auditor": {"/", "/sites", "/sites/demo", "/runs/1", "/packages", "/audit", "/chats",
-                "/chats/minister", "/search"},
+                "/chats/minister", "/search", "/retention"},
     "admin": {"/", "/sites", "/sites/demo", "/sites/demo/edit", "/runs/1", "/collections",
               "/packages", "/audit", "/chats", "/chats/minister", "/search", "/retention",
               "/admin"},

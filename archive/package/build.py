@@ -22,12 +22,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from archive.db import session_scope
 from archive.errors import BewaarError
 from archive.models.package import Package
+from archive.models.records import Retention
 from archive.package import bag, mdto
 from archive.package.chain import previous_package
 from archive.package.cms import sign_detached
 from archive.package.keys import SealIdentity, load_identity
 from archive.package.organisation import Organisation, require_organisation
 from archive.package.parallel import run_batched
+from archive.package.retention import end_dates, trigger_date
 from archive.package.rfc3161 import parse_response, request_timestamp
 from archive.package.selectielijst import Category, find_category
 from archive.package.verify_txt import VerifyFacts, fingerprint, render, root_of
@@ -154,11 +156,25 @@ def build_package(
                 previous_id=prev.id if prev else None, timestamped=bool(settings.tsa_url),
                 files=files_n, bytes=size, created_at=created,
             ))
+            db.flush()
+            db.add(_retention(package_id, cat, period, now))
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)
         raise
     return PackageResult(package_id, final, digest, prev.id if prev else None,
                          bool(settings.tsa_url))
+
+
+def _retention(package_id: str, cat: Category | None,
+               period: tuple[datetime, datetime] | None, now: datetime) -> Retention:
+    """The package's valuation as its MDTO states it (archive.package.retention)."""
+    start = trigger_date(cat.trigger if cat else None, period, now)
+    if cat is None:
+        return Retention(package_id=package_id, waardering="N", trigger_date=start)
+    end, transfer = end_dates(cat.waardering, cat.bewaartermijn, start)
+    return Retention(package_id=package_id, category=cat.code, waardering=cat.waardering,
+                     bewaartermijn=cat.bewaartermijn, trigger=cat.trigger, trigger_date=start,
+                     end_date=end, transfer_date=transfer)
 
 
 # What the workers get and give back: plain tuples of strings, cheap to send between processes.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -12,7 +12,8 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from archive.package.organisation import Organisation
-from archive.package.selectielijst import WAARDERING_LABELS, Category, add_duration
+from archive.package.retention import end_dates, trigger_date
+from archive.package.selectielijst import WAARDERING_LABELS, Category
 
 SCHEMA_PATH = Path(__file__).with_name("schema") / "MDTO-XML1.0.1.xsd"
 NS = "https://www.nationaalarchief.nl/mdto"
@@ -208,14 +209,15 @@ def informatieobject_xml(
     else:
         parts.append(_begrip("waardering", category.waardering_label, category.waardering,
                              LIST_WAARDERINGEN))
-        if category.bewaartermijn:
-            start: date = (period[1] if period else created).date()
+        start = trigger_date(category.trigger, period, created)
+        end, _transfer = end_dates(category.waardering, category.bewaartermijn, start)
+        if end is not None:  # V: the term after which it may be destroyed (B: kept for good)
             parts.append(
                 "<bewaartermijn>"
                 + _begrip("termijnTriggerStartLooptijd", category.trigger, None, category.list_name)
                 + _t("termijnStartdatumLooptijd", start.isoformat())
-                + _t("termijnLooptijd", category.bewaartermijn)
-                + _t("termijnEinddatum", add_duration(start, category.bewaartermijn).isoformat())
+                + _t("termijnLooptijd", str(category.bewaartermijn))
+                + _t("termijnEinddatum", end.isoformat())
                 + "</bewaartermijn>"
             )
         parts.append(_begrip("informatiecategorie", category.name, category.code,

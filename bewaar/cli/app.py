@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "bewaar.cli.replay": ("replay", "export", "fixity"),
     "bewaar.cli.demo": ("demo",),
     "bewaar.cli.audit": ("audit",),
+    "bewaar.cli.records": ("retention", "hold"),
     "bewaar.cli.settings": ("settings",),
 }
 

@@ -194,6 +194,8 @@ def edit_site(settings: Settings, actor: str, name: str, data: dict[str, Any]) -
                 _schedule_change(c, name, value, old)
             else:
                 setattr(site, key, value)
+            if key == "category":
+                _revalue(c, name, value)
         c.note(changed=changed)
         return {**site_dict(site), "changed": sorted(changed)}
 
@@ -238,8 +240,17 @@ def set_category(settings: Settings, actor: str, name: str, code: str | None) ->
         site = get_site(c.db, name)
         new = _category(c.db, code)
         c.note(category=new, previous=site.category)
+        if new != site.category:
+            _revalue(c, name, new)
         site.category = new
         return site_dict(site)
+
+
+def _revalue(c: Change, name: str, code: str | None) -> None:
+    """A site's new category re-values what it archived already (its own audit row)."""
+    from bewaar.services.records import revalue
+
+    revalue(c, "crawl", name, code)
 
 
 def set_schedule(settings: Settings, actor: str, kind: str, target: str,

@@ -22,6 +22,7 @@ from bewaar.web import (
     i18n,
     navigation,
     pages,
+    retention_pages,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.include_router(i18n.router)
     app.include_router(chats.router)
     app.include_router(chats.api)
-    for module in (access_pages, fixity_pages, harvest_pages):
+    for module in (access_pages, fixity_pages, harvest_pages, retention_pages):
         app.include_router(module.router)
         app.include_router(module.api)
     app.include_router(navigation.router)  # after the pages: a built page wins over "coming"

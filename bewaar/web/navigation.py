@@ -40,7 +40,7 @@ MENU = (
     Item(_("Chats"), "/chats", ("records", "auditor")),
     Item(_("Search"), "/search", ("records", "auditor")),
     Item(_("Packages"), "/packages", ("records", "auditor"), also=("/fixity",)),
-    Item(_("Retention"), "/retention", ("records",)),
+    Item(_("Retention"), "/retention", ("records", "auditor")),
     Item(_("Audit"), "/audit", ("auditor",)),
     Item(_("Administration"), "/admin", ()),
 )
@@ -49,7 +49,6 @@ BY_HREF = {item.href: item for item in MENU}
 # Items whose pages are still to come: what each will hold.
 COMING = {
     "/search": _("Search in everything archived: web captures and chats."),
-    "/retention": _("Retention periods, holds, destruction lists and transfers."),
 }
 
 

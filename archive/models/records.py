@@ -1,0 +1,49 @@
+"""The record life cycle: each package's retention (its valuation and end date) and holds."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archive.models import package  # noqa: F401 - its packages table is referred to below
+from archive.models.base import Base, utcnow
+
+
+class Retention(Base):
+    """A package's current valuation: set when it is sealed, again when its site's or
+    source's category changes. ``category`` is the current one (the package's own MDTO keeps
+    the one it was sealed with); ``disposition`` is set once it is destroyed or transferred."""
+
+    __tablename__ = "retention"
+
+    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id"), primary_key=True)
+    category: Mapped[str | None] = mapped_column(String(50))
+    waardering: Mapped[str] = mapped_column(String(1))  # B | V | N
+    bewaartermijn: Mapped[str | None] = mapped_column(String(40))
+    trigger: Mapped[str | None] = mapped_column(Text)
+    trigger_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date, index=True)  # termijnEinddatum (V)
+    transfer_date: Mapped[date | None] = mapped_column(Date)  # B with a term
+    disposition: Mapped[str | None] = mapped_column(String(20))  # destroyed | transferred
+    disposition_at: Mapped[datetime | None] = mapped_column()
+    valued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Hold(Base):
+    """A legal hold (a Woo request, an objection, a court case) on a site's, a chat source's
+    or one package's archives: while it holds, nothing it covers is proposed or destroyed."""
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_scope", "scope", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))  # site | source | package
+    target: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[date | None] = mapped_column(Date)  # holds through this day
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column()
+    released_by: Mapped[str | None] = mapped_column(String(200))
