@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     selectielijst: Path | None = Field(default=None, description=(
         "TOML selectielijst file used when none is loaded into the database."))
 
+    # Records
+    destruction_wait_days: int = Field(default=7, ge=0, le=3650, description=(
+        "Days between an archivist's approval of a destruction list and the first day it may "
+        "be executed; during them the list can still be cancelled. 0 = executable at once."))
+
     # Replay
     replay_host: str = Field(default="127.0.0.1", description=(
         "Address `bewaar replay serve` listens on."))

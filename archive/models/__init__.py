@@ -14,7 +14,7 @@ from archive.models.base import Base, utcnow
 if TYPE_CHECKING:
     from archive.models.chat import ChatExport, ChatRoom, ChatSeenEvent, ChatSource
     from archive.models.package import Package, SelectielijstCategory
-    from archive.models.records import Hold, Retention
+    from archive.models.records import DestructionItem, DestructionList, Hold, Retention
     from archive.models.replay import AccessRule, CollectionRun, FixityCheck, QaCheck, QaPage
     from archive.models.service import (
         ApiToken,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 _HOMES = {
     **dict.fromkeys(("ChatExport", "ChatRoom", "ChatSeenEvent", "ChatSource"), "chat"),
     **dict.fromkeys(("Package", "SelectielijstCategory"), "package"),
-    **dict.fromkeys(("Hold", "Retention"), "records"),
+    **dict.fromkeys(("DestructionItem", "DestructionList", "Hold", "Retention"), "records"),
     **dict.fromkeys(("AccessRule", "CollectionRun", "FixityCheck", "QaCheck", "QaPage"),
                     "replay"),
     **dict.fromkeys(("ApiToken", "AuditEvent", "ChatSchedule", "JobClaim", "JobRun",
@@ -61,6 +61,8 @@ __all__ = [
     "ChatSource",
     "Package",
     "SelectielijstCategory",
+    "DestructionItem",
+    "DestructionList",
     "Hold",
     "Retention",
     "AccessRule",

@@ -1,11 +1,12 @@
-"""The record life cycle: each package's retention (its valuation and end date) and holds."""
+"""The record life cycle: each package's retention (its valuation and end date), holds, and
+destruction lists (proposed, reviewed and approved by three people: four eyes and more)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive.models import package  # noqa: F401 - its packages table is referred to below
 from archive.models.base import Base, utcnow
@@ -47,3 +48,46 @@ class Hold(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column()
     released_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class DestructionList(Base):
+    """A list of packages proposed for destruction. Its ``state`` goes proposed -> reviewed
+    (another records manager agreed) -> approved (by an archivist), or ends rejected or
+    cancelled. ``executable_from`` is the first day it may be executed (the approval day plus
+    ``destruction_wait_days``, never before ``as_of``). Holds are not stored on it: whether an
+    item is held is asked of the holds each time (a held item is never destroyed)."""
+
+    __tablename__ = "destruction_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # proposed | reviewed | rejected | approved | cancelled
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    as_of: Mapped[date] = mapped_column(Date)  # what was due on this day was listed
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    review_reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column()
+    executable_from: Mapped[date | None] = mapped_column(Date)
+    cancelled_by: Mapped[str | None] = mapped_column(String(100))
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    items: Mapped[list[DestructionItem]] = relationship(
+        back_populates="list", order_by="DestructionItem.package_id")
+
+
+class DestructionItem(Base):
+    """One package on a destruction list, with its valuation as it was proposed."""
+
+    __tablename__ = "destruction_items"
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("destruction_lists.id"), primary_key=True)
+    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id"), primary_key=True,
+                                            index=True)
+    category: Mapped[str | None] = mapped_column(String(50))
+    end_date: Mapped[date | None] = mapped_column(Date)
+
+    list: Mapped[DestructionList] = relationship(back_populates="items")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive.models.base import Base, utcnow
 
-ROLES = ("webteam", "records", "auditor", "admin")
+ROLES = ("webteam", "records", "archivist", "auditor", "admin")
 
 
 class User(Base):

@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "bewaar.cli.demo": ("demo",),
     "bewaar.cli.audit": ("audit",),
     "bewaar.cli.records": ("retention", "hold"),
+    "bewaar.cli.destruction": ("destroy",),
     "bewaar.cli.settings": ("settings",),
 }
 

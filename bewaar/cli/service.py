@@ -196,7 +196,7 @@ PASSWORD_ENV = typer.Option(help="Environment variable holding the password (els
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="Login name.")],
-    role: Annotated[str, typer.Option(help="webteam, records, auditor or admin.")],
+    role: Annotated[str, typer.Option(help="webteam, records, auditor, archivist or admin.")],
     password_env: Annotated[str, PASSWORD_ENV] = "BEWAAR_NEW_PASSWORD",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -301,7 +301,7 @@ def user_remove(name: Annotated[str, typer.Argument(help="The user.")],
 
 @user_app.command("role")
 def user_role(name: Annotated[str, typer.Argument(help="The user.")],
-              role: Annotated[str, typer.Argument(help="webteam, records, auditor or admin.")],
+              role: Annotated[str, typer.Argument(help="webteam, records, auditor, archivist or admin.")],
               json_out: Annotated[bool, JSON_OPT] = False) -> None:
     """Give a user another role.
 
