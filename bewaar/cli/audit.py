@@ -21,8 +21,10 @@ def audit(
     target: Annotated[str | None, typer.Option(help="Only rows about this target.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the audit log, newest first: who did what to what, when, and how it ended
-    (ok, failed with the reason, denied). Every change made through the command line, the
+    """Show the audit log, newest first.
+
+    Who did what to what, when, and how it ended (ok, failed with the reason, denied). Every
+    change made through the command line, the
     web app, the API or the scheduler has its row; the database refuses to change or delete
     one.
 

@@ -18,8 +18,10 @@ from bewaar.demo.site import DemoSite
 def demo(
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
-    """Serve the bundled ministry demo site on 127.0.0.1 and archive it: crawl, index,
-    replay check, seal, verify. Everything lands in BEWAAR_HOME (default ./bewaar-data).
+    """Archive the bundled demo site end to end: crawl, index, replay check, seal, verify.
+
+    The demo ministry site is served on 127.0.0.1. Everything lands in BEWAAR_HOME (default
+    ./bewaar-data).
     Unless an organisation is configured, the demo's WARCs and packages name an obviously
     fictitious one (only for this command; nothing is written to bewaar.toml).
 

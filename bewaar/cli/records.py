@@ -24,9 +24,11 @@ def retention(
              "transferred).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List every package with its category, waardering, end date (termijnEinddatum) and
-    state: keep, due (V, its term ended), held (under a hold), transfer-due (B, its transfer
-    term ended), destroyed or transferred.
+    """List every package with its valuation, end date and state.
+
+    For each: category, waardering, end date (termijnEinddatum) and state: keep, due (V, its
+    term ended), held (under a hold), transfer-due (B, its transfer term ended), destroyed or
+    transferred.
 
     Example:
 

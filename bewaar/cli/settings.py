@@ -19,8 +19,10 @@ def _text(value: Any) -> str:
 def list_settings(
     json_out: Annotated[bool, typer.Option("--json", help="Print the settings as JSON.")] = False,
 ) -> None:
-    """List every setting: name, environment variable, value, default, where the value comes
-    from (default, bewaar.toml or environment) and what it does. Values come from
+    """List every setting with its value, default, source and description.
+
+    For each: name, environment variable, value, default, where the value comes from
+    (default, bewaar.toml or environment) and what it does. Values come from
     BEWAAR_HOME/bewaar.toml, overridden by BEWAAR_* environment variables. Secrets are never
     shown: a setting holds only the name of the variable with a secret, and a password in a
     URL is printed as ***.
