@@ -15,7 +15,10 @@ Modules, by what they change:
 - ``access``    replay exclusions and embargoes
 - ``accounts``  users, passwords, roles, API tokens, browser sessions
 - ``packages``  keys, selectielijst, package verification and download
-- ``chats``     chat sources and exports
-- ``queries``   what the faces read (no changes, no audit rows)
+- ``chats``     chat sources, Matrix exports and imports of export files
+- ``records``   retention (valuation, end dates, re-valuation) and legal holds
+- ``destruction`` destruction lists: propose, review, approve, cancel (four eyes)
+- ``preferences`` a user's own choices (the language of the web app)
+- ``queries``, ``harvests``   what the faces read (no changes, no audit rows)
 - ``audit``     the audit row writer and reader
 """
