@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +15,8 @@ from sqlalchemy import text
 from archive.db import open_db
 from archive.settings import load_settings
 from bewaar.services.accounts import add_user, create_token
-from tests.conftest import BEWAAR
 from tests.test_service_scheduler import wait_for
+from tests.webserve import running_serve
 
 PASSWORD = "correct horse battery"
 
@@ -40,20 +37,8 @@ def server(bewaar, tmp_path: Path) -> Iterator[Server]:  # type: ignore[no-untyp
     for name, role in (("wendy", "webteam"), ("rik", "records"), ("aud", "auditor")):
         add_user(settings, "test", name, role, PASSWORD)
         tokens[name] = create_token(settings, "test", name)["token"]
-    log = tmp_path / "serve.log"
-    with log.open("ab") as fh:
-        proc = subprocess.Popen([*BEWAAR, "serve", "--port", "0", "--sync-seconds", "0.5"],
-                                env=bewaar.env, stdout=fh, stderr=fh, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    try:
-        line = wait_for(lambda: [ln for ln in log.read_text().splitlines() if "serving on" in ln]
-                        or proc.poll() is not None, timeout=60, what="bewaar serve")
-        assert proc.poll() is None, log.read_text()
-        url = line[0].split("serving on ")[1].split()[0].rstrip("/")
+    with running_serve(bewaar.env, tmp_path / "serve.log", sync_seconds=0.5) as url:
         yield Server(url, tokens, bewaar.home)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def audit_rows(home: Path) -> list[Any]:

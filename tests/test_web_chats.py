@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import zipfile
@@ -30,8 +29,8 @@ from archive.db import open_db
 from archive.settings import load_settings
 from bewaar.services.accounts import add_user, create_token
 from bewaar.services.chats import add_matrix
-from tests.conftest import BEWAAR, ROOT
-from tests.test_service_scheduler import wait_for
+from tests.conftest import ROOT
+from tests.webserve import running_serve
 
 FIXTURES = Path(__file__).parent / "chat_exports"
 CHROMIUM = "/usr/bin/chromium"
@@ -64,20 +63,9 @@ def server(bewaar: Any, tmp_path: Path) -> Iterator[Server]:
     for name, role in (("wendy", "webteam"), ("rik", "records"), ("aud", "auditor")):
         add_user(settings, "test", name, role, PASSWORD)
         tokens[name] = create_token(settings, "test", name)["token"]
-    log = tmp_path / "serve.log"
     env = {**bewaar.env, "BEWAAR_UPLOAD_MAX_BYTES": str(LIMIT)}
-    with log.open("ab") as fh:
-        proc = subprocess.Popen([*BEWAAR, "serve", "--port", "0", "--sync-seconds", "5"],
-                                env=env, stdout=fh, stderr=fh, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    try:
-        line = wait_for(lambda: [ln for ln in log.read_text().splitlines() if "serving on" in ln]
-                        or proc.poll() is not None, timeout=60, what="bewaar serve")
-        assert proc.poll() is None, log.read_text()
-        yield Server(line[0].split("serving on ")[1].split()[0].rstrip("/"), tokens, bewaar.home)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+    with running_serve(env, tmp_path / "serve.log") as url:
+        yield Server(url, tokens, bewaar.home)
 
 
 def audit_rows(home: Path) -> list[Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import pytest
 from archive.settings import load_settings
 from bewaar.services.accounts import add_user
 from tests.conftest import BEWAAR, ROOT, TEST_ORGANISATION
-from tests.test_service_scheduler import wait_for
+from tests.webserve import running_serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -90,19 +89,8 @@ def served() -> Iterator[Served]:
     settings = load_settings(home=home)
     for role, name in USERS.items():
         add_user(settings, "test", name, role, PASSWORD)
-    log = tmp / "serve.log"
-    with log.open("ab") as fh:
-        proc = subprocess.Popen([*BEWAAR, "serve", "--port", "0", "--sync-seconds", "5"],
-                                env=env, stdout=fh, stderr=fh, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    try:
-        line = wait_for(lambda: [ln for ln in log.read_text().splitlines() if "serving on" in ln]
-                        or proc.poll() is not None, timeout=60, what="bewaar serve")
-        assert proc.poll() is None, log.read_text()
-        yield Served(line[0].split("serving on ")[1].split()[0].rstrip("/"), home)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+    with running_serve(env, tmp / "serve.log") as url:
+        yield Served(url, home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
