@@ -10,7 +10,7 @@ RUN mkdir -p bewaar/web/static && scripts/assets
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 BEWAAR_HOME=/data
 RUN apt-get update \
- && apt-get install -y --no-install-recommends openssl curl \
+ && apt-get install -y --no-install-recommends openssl curl fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
@@ -19,6 +19,9 @@ COPY crawler ./crawler
 COPY replay ./replay
 COPY chat_archiver ./chat_archiver
 COPY scheduler ./scheduler
+COPY search ./search
+COPY woo ./woo
+COPY archivist ./archivist
 COPY bewaar ./bewaar
 COPY --from=assets /src/bewaar/web/static/vendor ./bewaar/web/static/vendor
 RUN pip install --no-cache-dir -c constraints.txt ".[postgres,s3]"

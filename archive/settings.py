@@ -96,12 +96,21 @@ class Settings(BaseSettings):
         "Pages per crawl for a site that sets no --max-pages."))
     default_max_depth: int = Field(default=20, ge=0, description=(
         "Link depth from the seeds for a site that sets no --max-depth."))
+    harvest_concurrency: int = Field(default=16, ge=1, le=1024, description=(
+        "Sites `bewaar harvest` crawls at once, all in one crawl process."))
 
     # After a crawl
     qa_after_crawl: bool = Field(default=True, description=(
         "Check the replay of each finished crawl (replay QA) before it is sealed."))
     seal_after_crawl: bool = Field(default=True, description=(
         "Seal each finished crawl into a package."))
+    enrich_after_archiving: bool | None = Field(default=None, description=(
+        "Compute the archivist's metadata suggestions (`bewaar enrich`) for each package "
+        "sealed after a crawl, a chat export or a chat import; unset: on when the models "
+        "are installed."))
+    archivist_cache: Path | None = Field(default=None, description=(
+        "Folder for the lookup tables the archivist's models build on first use (deduce: "
+        "about a minute, 80 MB); default BEWAAR_HOME/cache."))
 
     # Sealing
     tsa_url: str | None = Field(default=None, description=(

@@ -31,11 +31,17 @@ from crawler.stored import StoredCaptures, StoredRef
 
 
 def known_digests(settings: Settings, site_id: int) -> list[tuple[str, str, str, str]]:
-    """The site's payload digests from earlier captures: (digest, uri, WARC-Date, record id)."""
+    """The site's payload digests from earlier captures: (digest, uri, WARC-Date, record id).
+    Digests of destroyed runs are left out (their records are gone: a revisit against them
+    could not be replayed), should a row of one remain."""
+    from archive.models import Tombstone
+
+    destroyed = select(Tombstone.run_id).where(Tombstone.run_id.is_not(None))
     with session_scope(settings) as db:
         return [(d.digest, d.uri, d.date, d.record_id) for d in db.execute(
             select(PayloadDigest.digest, PayloadDigest.uri, PayloadDigest.date,
-                   PayloadDigest.record_id).where(PayloadDigest.site_id == site_id))]
+                   PayloadDigest.record_id).where(PayloadDigest.site_id == site_id,
+                                                  PayloadDigest.run_id.not_in(destroyed)))]
 
 
 def stored_captures(settings: Settings, job: CrawlJob) -> StoredCaptures:

@@ -232,6 +232,7 @@ class WarcRecorder:
             return
         self._last_flush = now
         self._log.flush()
+        self.writer.flush_index()  # the rows sent point at records the index must hold
         rows = {"type": "rows", "captures": self._captures, "skipped": self._skipped,
                 "digests": self._digest_rows}
         self._captures, self._skipped, self._digest_rows = [], [], []
@@ -257,7 +258,7 @@ class WarcRecorder:
         if self._out is None:
             return
         try:
-            self._out.write(json.dumps(msg) + "\n")
+            self._out.write(json.dumps({**msg, "run": self.job.run_id}) + "\n")
             self._out.flush()
         except (ValueError, OSError):  # the command is gone: what follows could not be kept
             self._out = None

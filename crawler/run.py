@@ -225,47 +225,28 @@ def run_crawl(
     proc = prestart.take()  # it imports Scrapy while this process prepares the run
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
-        job = _prepare(settings, site_name, urls, resume_run_id, patch_run_id)
-        if job.resume:
-            repair_run(settings, job)
-            job.stored = ledger.stored_captures(settings, job).to_json()
-        job.known_digests = ledger.known_digests(settings, job.site_id)
-        run_dir = settings.runs_dir / str(job.run_id)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with session_scope(settings) as db:
-            run = db.get(CrawlRun, job.run_id)
-            assert run is not None
-            run.pid = proc.pid
+        job = start_job(settings, proc.pid, site_name=site_name, urls=urls,
+                        resume_run_id=resume_run_id, patch_run_id=patch_run_id)
     except BaseException:
         proc.kill()
         prestart.wait_closed(proc)
         raise
-    done: dict[str, Any] | None = None
-    seeds: list[dict[str, Any]] | None = None
+    run_dir = settings.runs_dir / str(job.run_id)
+    state = RunState(settings, job, progress)
     try:
         proc.stdin.write(encode_job(job, settings))
         proc.stdin.close()
     except BrokenPipeError:
         pass
+
     def read_worker() -> None:
-        nonlocal done, seeds
         assert proc.stdout is not None
         for line in proc.stdout:
             try:
                 msg = json.loads(line)
             except ValueError:
                 continue
-            kind = msg.get("type")
-            if kind in ("rows", "warc"):
-                ledger.store(settings, job.run_id, msg)
-            elif kind == "progress" and progress is not None:
-                progress(CrawlProgress(run_id=job.run_id, **{
-                    k: int(msg.get(k, 0)) for k in
-                    ("pages", "fetches", "bytes", "errors", "revisits", "queue", "skipped")}))
-            elif kind == "seeds":
-                seeds = list(msg.get("seeds") or [])
-            elif kind == "done":
-                done = msg
+            state.handle(msg)
 
     try:
         read_worker()
@@ -285,7 +266,60 @@ def run_crawl(
     if early_stderr:
         with open(run_dir / "worker.log", "ab") as log:
             log.write(early_stderr)
-    return _finish(settings, job, done, proc.returncode, seeds)
+    return _finish(settings, job, state.done, proc.returncode, state.seeds)
+
+
+def start_job(settings: Settings, pid: int, *, site_name: str | None = None,
+              urls: list[str] | None = None, resume_run_id: int | None = None,
+              patch_run_id: int | None = None) -> CrawlJob:
+    """Make (or reopen, for a resume) the run and the job a worker with ``pid`` will crawl:
+    the resumed run's WARCs repaired and its stored captures read back, the site's known
+    payload digests read, the run marked as crawled by ``pid``."""
+    job = _prepare(settings, site_name, urls, resume_run_id, patch_run_id)
+    if job.resume:
+        repair_run(settings, job)
+        job.stored = ledger.stored_captures(settings, job).to_json()
+    job.known_digests = ledger.known_digests(settings, job.site_id)
+    (settings.runs_dir / str(job.run_id)).mkdir(parents=True, exist_ok=True)
+    with session_scope(settings) as db:
+        run = db.get(CrawlRun, job.run_id)
+        assert run is not None
+        run.pid = pid
+    return job
+
+
+class RunState:
+    """What the command keeps of one run while a worker crawls it: each ``rows``/``warc``
+    message stored as it arrives, progress passed on, the seeds' outcome and the ``done``
+    line kept for ``finish_run``."""
+
+    def __init__(self, settings: Settings, job: CrawlJob,
+                 progress: Callable[[CrawlProgress], None] | None = None) -> None:
+        self.settings, self.job, self.progress = settings, job, progress
+        self.done: dict[str, Any] | None = None
+        self.seeds: list[dict[str, Any]] | None = None
+        self.last = CrawlProgress(run_id=job.run_id)
+
+    def handle(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind in ("rows", "warc"):
+            ledger.store(self.settings, self.job.run_id, msg)
+        elif kind == "progress":
+            self.last = CrawlProgress(run_id=self.job.run_id, **{
+                k: int(msg.get(k, 0)) for k in
+                ("pages", "fetches", "bytes", "errors", "revisits", "queue", "skipped")})
+            if self.progress is not None:
+                self.progress(self.last)
+        elif kind == "seeds":
+            self.seeds = list(msg.get("seeds") or [])
+        elif kind == "done":
+            self.done = msg
+
+
+def finish_run(settings: Settings, state: RunState, returncode: int | None) -> CrawlResult:
+    """End the run's record: ``finished``, ``failed`` (no seed captured, with the reason) or
+    ``interrupted`` (no ``done`` line: the worker stopped), with its counts and report."""
+    return _finish(settings, state.job, state.done, returncode, state.seeds)
 
 
 def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,

@@ -230,7 +230,8 @@ class SiteSpider(scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         """Send what became of each seed to the command (``crawler.run`` reads it)."""
-        line = json.dumps({"type": "seeds", "seeds": self.seed_outcomes.to_list()})
+        line = json.dumps({"type": "seeds", "run": self.job.run_id,
+                           "seeds": self.seed_outcomes.to_list()})
         try:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()

@@ -3,10 +3,17 @@ It is started before its job is known (``crawler.prestart``).
 
 A Twisted reactor cannot be restarted, so each crawl runs in its own process. Progress goes to
 stdout as JSON lines (the last one has ``"type": "done"``); Scrapy's log goes to the run folder.
+
+``python -m crawler.worker --many`` runs many jobs in one reactor (``bewaar harvest``,
+``crawler.harvest``): a header line ``{"settings", "log"}``, then one job per line
+(``encode_job``), each started as it arrives as its own Scrapy crawler (spider, settings, WARC
+writer, scope and per-host slots of its own). Every line it sends carries its ``"run"``; each
+run ends with its own ``done`` line. It stops when stdin is closed and its crawls have ended.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -15,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
+from twisted.python.failure import Failure
 
 from archive.exit import exit_now
 from archive.settings import Settings
@@ -53,8 +61,11 @@ HANDLERS = {
 }
 
 
-def scrapy_settings(job: CrawlJob, settings: Settings) -> dict[str, Any]:
-    run_dir = settings.runs_dir / str(job.run_id)
+def scrapy_settings(job: CrawlJob | None, settings: Settings,
+                    log_file: Path | None = None) -> dict[str, Any]:
+    if log_file is None:
+        assert job is not None
+        log_file = settings.runs_dir / str(job.run_id) / "scrapy.log"
     return {
         "BOT_NAME": "bewaarplaats",
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
@@ -86,7 +97,7 @@ def scrapy_settings(job: CrawlJob, settings: Settings) -> dict[str, Any]:
         "WARN_ON_GENERATOR_RETURN_VALUE": False,  # it parses the callback's source per response
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.ScrapyPriorityQueue",
         "LOG_LEVEL": settings.log_level,
-        "LOG_FILE": str(run_dir / "scrapy.log"),
+        "LOG_FILE": str(log_file),
         "LOG_FILE_APPEND": True,
         "STATS_DUMP": False,
         "BEWAAR_JOB": job,
@@ -109,7 +120,6 @@ def make_scope(job: CrawlJob, settings: Settings) -> Scope:
 
 
 def run(job: CrawlJob, settings: Settings) -> dict[str, Any]:
-    from crawler.recorder import WarcRecorder
     from crawler.spider import SiteSpider
 
     job.warc_dir.mkdir(parents=True, exist_ok=True)
@@ -117,6 +127,13 @@ def run(job: CrawlJob, settings: Settings) -> dict[str, Any]:
     crawler = process.create_crawler(SiteSpider)
     process.crawl(crawler, job=job, scope=make_scope(job, settings))
     process.start()
+    return outcome(crawler)
+
+
+def outcome(crawler: Crawler) -> dict[str, Any]:
+    """The ``done`` line of a crawler that has ended."""
+    from crawler.recorder import WarcRecorder
+
     rec = crawler.get_extension(WarcRecorder)
     if rec is None:
         return {"type": "done", "status": "failed", "error": "recorder did not start"}
@@ -148,8 +165,89 @@ def preload() -> None:
         load_object(path)
 
 
+def run_many(lines: Any) -> None:
+    """Run every job of ``lines`` (after its header) in this process's one reactor."""
+    import threading
+
+    from scrapy.utils.reactor import install_reactor
+
+    from crawler.spider import SiteSpider
+
+    header: dict[str, Any] = json.loads(next(lines))
+    settings = Settings.model_validate(header["settings"])
+    log_file = Path(header["log"])
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    from twisted.internet import reactor
+
+    base = scrapy_settings(None, settings, log_file)
+    del base["BEWAAR_JOB"], base["BEWAAR_SETTINGS"]  # each crawler has its own
+    process = CrawlerProcess(base)
+    stop_reactor: Any = getattr(reactor, "stop")  # noqa: B009 - typed as a bare function
+    logging.getLogger("scrapy").propagate = True
+    state = {"active": 0, "eof": False}
+
+    def send(msg: dict[str, Any]) -> None:
+        try:
+            sys.stdout.write(json.dumps(msg) + "\n")
+            sys.stdout.flush()
+        except OSError:  # the command is gone; each run is repaired when it is resumed
+            logging.error("the harvest command stopped before run %s ended", msg.get("run"))
+
+    def maybe_stop() -> None:
+        if state["eof"] and state["active"] == 0:
+            with contextlib.suppress(RuntimeError):
+                stop_reactor()
+
+    def ended(result: Any, crawler: Crawler, run_id: int) -> None:
+        state["active"] -= 1
+        try:
+            if isinstance(result, Failure):
+                logging.error("run %s failed: %s", run_id, result.getTraceback())
+                done = {"type": "done", "status": "failed",
+                        "error": f"{type(result.value).__name__}: {result.value}"}
+            else:
+                done = outcome(crawler)
+        except Exception as exc:  # noqa: BLE001 - reported for this run, the others go on
+            logging.exception("run %s: no outcome", run_id)
+            done = {"type": "done", "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        send({**done, "run": run_id})
+        maybe_stop()
+
+    def start(raw: bytes) -> None:
+        run_id = 0
+        try:
+            job, job_settings = decode_job(raw)
+            run_id = job.run_id
+            job.warc_dir.mkdir(parents=True, exist_ok=True)
+            crawler = Crawler(SiteSpider, scrapy_settings(job, job_settings, log_file))
+            d = process.crawl(crawler, job=job, scope=make_scope(job, job_settings))
+        except Exception as exc:  # noqa: BLE001 - this job cannot start; the others go on
+            logging.exception("job %s did not start", run_id)
+            send({"type": "done", "status": "failed", "run": run_id,
+                  "error": f"{type(exc).__name__}: {exc}"})
+            return
+        state["active"] += 1
+        d.addBoth(ended, crawler, run_id)
+
+    def eof() -> None:
+        state["eof"] = True
+        maybe_stop()
+
+    def read() -> None:
+        for raw in lines:
+            if raw.strip():
+                reactor.callFromThread(start, raw)
+        reactor.callFromThread(eof)
+
+    threading.Thread(target=read, name="jobs", daemon=True).start()
+    process.start(stop_after_crawl=False)
+
+
 def main() -> None:
     preload()
+    if sys.argv[1:] == ["--many"]:
+        run_many(iter(sys.stdin.buffer.readline, b""))
+        return
     raw = sys.stdin.buffer.read()
     if not raw:  # started early for a crawl that did not happen
         return

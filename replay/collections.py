@@ -219,6 +219,42 @@ def add_run_to_collection(settings: Settings, run_id: int) -> Path:
     return cdir
 
 
+def remove_from_collection(settings: Settings, name: str, filenames: set[str]) -> int:
+    """Take WARC files out of collection ``name`` for good (destruction): their lines leave the
+    merged index (rewritten under a temporary name, then renamed, so pywb never reads half an
+    index) and their links leave ``archive/``. Returns the number of index lines removed.
+    Idempotent: a file already out of the collection is skipped."""
+    cdir = collection_dir(settings, name)
+    index = cdir / "indexes" / INDEX_NAME
+    removed = 0
+    if not cdir.is_dir():
+        return 0
+    with locked(settings.collections_dir / f".{name}.lock"):
+        if index.is_file():
+            names = [n.encode() for n in filenames]
+            with open(index, "rb") as fh, atomic_file(index) as out:  # one streaming pass
+                for line in fh:
+                    if any(n in line for n in names) and _filename_of(line) in filenames:
+                        removed += 1
+                    else:
+                        out.write(line)
+        for filename in filenames:
+            link = cdir / "archive" / filename
+            if link.is_symlink() or link.exists():
+                link.unlink()
+    return removed
+
+
+def _filename_of(line: bytes) -> str | None:
+    """The WARC file a CDXJ line points into (its JSON's ``filename``)."""
+    _, _, rest = line.partition(b" {")
+    try:
+        value = json.loads(b"{" + rest).get("filename")
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -1,9 +1,13 @@
-"""Fixity audit: re-hash every stored WARC and its CDXJ index against the database."""
+"""Fixity audit: re-hash every stored WARC and its CDXJ index against the database.
+
+A destroyed package's WARC rows are deleted with its files (``bewaar.services.disposal``): it is
+not checked, and the report lists it as destroyed (from its tombstone), never as missing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +15,7 @@ from sqlalchemy import select
 
 from archive.db import session_scope
 from archive.errors import Finding
-from archive.models import FixityCheck, WarcFile
+from archive.models import FixityCheck, Tombstone, WarcFile
 from archive.settings import Settings
 from replay.collections import collection_names, sha256_file, verify_collection
 
@@ -22,6 +26,8 @@ class FixityReport:
     files: int
     bytes: int
     findings: list[Finding] = field(default_factory=list)
+    # Packages destroyed by a destruction list: their files are gone by decision, not damage.
+    destroyed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -34,6 +40,7 @@ class FixityReport:
             "files": self.files,
             "bytes": self.bytes,
             "findings": [f.to_dict() for f in self.findings],
+            "destroyed": self.destroyed,
         }
 
 
@@ -76,9 +83,13 @@ def audit(settings: Settings, progress: Callable[[int, int], None] | None = None
     for name in collection_names(settings):
         findings.extend(Finding(name, p) for p in verify_collection(settings, name))
     with session_scope(settings) as db:
+        destroyed = [{"package": t.package_id, "run_id": t.run_id, "list": t.list_id,
+                      "destroyed_at": (t.destroyed_at if t.destroyed_at.tzinfo
+                                       else t.destroyed_at.replace(tzinfo=UTC)).isoformat()}
+                     for t in db.scalars(select(Tombstone).order_by(Tombstone.package_id))]
         row = FixityCheck(files=files, bytes=done, ok=not findings,
                           findings=[f.to_dict() for f in findings])
         db.add(row)
         db.flush()
         check_id = row.id
-    return FixityReport(check_id, files, done, findings)
+    return FixityReport(check_id, files, done, findings, destroyed)

@@ -320,8 +320,11 @@ def workers_for_machine() -> int:
 
 def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
               progress: Callable[[int, int], None] | None = None,
-              browser: bool = False, browser_pages: int = 50) -> QAResult:
-    """Replay-check every page of a run; store the result and write the HTML report."""
+              browser: bool = False, browser_pages: int = 50,
+              servers: list[tuple[str, int]] | None = None) -> QAResult:
+    """Replay-check every page of a run; store the result and write the HTML report.
+    ``servers``: running wayback processes that replay the run's collection
+    (``replay.qa_server.QaReplay``), used instead of starting its own."""
     from replay.report import write_report
 
     with session_scope(settings) as db:
@@ -360,31 +363,32 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
     t0 = time.monotonic()
     settings.collections_dir.mkdir(parents=True, exist_ok=True)
     qa_dir = Path(tempfile.mkdtemp(prefix=".qa-", dir=settings.collections_dir))
-    servers: list[Wayback] = []
+    own: list[Wayback] = []
     try:
-        write_config(settings, target=qa_dir / "config.yaml", access=False)
-        n = workers or workers_for_machine()
-        for i in range(min(n, max(1, len(pages) // 20)) if pages else 0):
-            servers.append(Wayback(qa_dir, log_path=qa_dir / f"wayback-{i}.log").launch())
-        for server in servers:
-            server.wait_ready()
+        if servers is None:
+            write_config(settings, target=qa_dir / "config.yaml", access=False)
+            n = workers or workers_for_machine()
+            for i in range(min(n, max(1, len(pages) // 20)) if pages else 0):
+                own.append(Wayback(qa_dir, log_path=qa_dir / f"wayback-{i}.log").launch())
+            for server in own:
+                server.wait_ready()
+        used = servers if servers is not None else [(s.host, s.port) for s in own]
         start_seconds = time.monotonic() - t0
         results: list[PageResult] = []
         requests = 0
         if pages:
             results, requests = _run_coroutine(
-                lambda: _replay_all([(s.host, s.port) for s in servers], coll, pages, captured,
-                                    replay_base, progress)
+                lambda: _replay_all(used, coll, pages, captured, replay_base, progress)
             )
         if browser and results:
             from replay.browser import browser_check
 
-            browser_check(results, replay=(servers[0].host, servers[0].port), coll=coll,
+            browser_check(results, replay=used[0], coll=coll,
                           shots_dir=settings.runs_dir / str(run_id) / "qa-shots",
                           max_pages=browser_pages,
                           known={u for u, st in captured.items() if st is not None} | skipped)
     finally:
-        for s in servers:
+        for s in own:
             s.stop()
         shutil.rmtree(qa_dir, ignore_errors=True)
     seconds = time.monotonic() - t0
@@ -398,7 +402,7 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
                         requisites=sum(r.requisites for r in results),
                         report_path=str(report_path),
                         stats={"seconds": round(seconds, 3), "requests": requests,
-                               "workers": len(servers), "runs": runs, "reason": qa.reason,
+                               "workers": len(used), "runs": runs, "reason": qa.reason,
                                "start_seconds": round(start_seconds, 3)})
         db.add(check)
         db.flush()

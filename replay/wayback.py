@@ -17,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -68,16 +69,39 @@ def listening_ports(pid: int) -> list[int]:
     return ports
 
 
+_prctl: Any = None
+
+
+def _term_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent goes (``_prctl`` was
+    looked up before the fork: nothing is imported or loaded in the child)."""
+    if _prctl is not None:
+        _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _load_prctl() -> None:
+    global _prctl  # noqa: PLW0603
+    if _prctl is None:
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
 class Wayback:
     """One ``wayback`` process over a collections folder."""
 
     def __init__(self, collections_dir: Path, host: str = "127.0.0.1", port: int = 0,
-                 log_path: Path | None = None, start_timeout: float = 60.0) -> None:
+                 log_path: Path | None = None, start_timeout: float = 60.0,
+                 die_with_parent: bool = False) -> None:
         self.collections_dir = Path(collections_dir)
         self.host = host
         self.port = port
         self.log_path = log_path or self.collections_dir / "wayback.log"
         self.start_timeout = start_timeout
+        # Linux: SIGTERM when the thread that launched it ends (even killed with -9): a QA
+        # server lives no longer than the harvest that started it.
+        self.die_with_parent = die_with_parent
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -99,6 +123,8 @@ class Wayback:
         if self.port and not port_free(self.host, self.port):
             raise ReplayServerError(f"port {self.port} on {self.host} is in use; choose another --port")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.die_with_parent:
+            _load_prctl()
         log = open(self.log_path, "ab")  # noqa: SIM115  (handed to the child)
         try:
             self.proc = subprocess.Popen(
@@ -108,6 +134,7 @@ class Wayback:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_term_with_parent if self.die_with_parent else None,
             )
         finally:
             log.close()

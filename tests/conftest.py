@@ -19,6 +19,9 @@ BEWAAR = [sys.executable, "-m", "bewaar.cli.main"]
 # (a test about the unconfigured case removes it).
 TEST_ORGANISATION = {"BEWAAR_ORGANISATION": "Ministerie van Proefzaken (fictief, test)",
                      "BEWAAR_ORGANISATION_ID": "00000009999999999000"}
+# Enriching after each seal loads the archivist's models (seconds and a gigabyte): off in test
+# homes; tests/test_archivist.py turns it on where it is what is tested.
+TEST_QUIET = {"BEWAAR_ENRICH_AFTER_ARCHIVING": "false"}
 
 
 @dataclass
@@ -57,6 +60,14 @@ class Bewaar:
         return result
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of the digital archivist's lookup tables for the whole session (deduce builds
+    its tables once: about a minute)."""
+    return Path(os.environ.get("BEWAAR_TEST_ARCHIVIST_CACHE")
+                or tmp_path_factory.mktemp("archivist-cache"))
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh BEWAAR_HOME, also set for in-process calls."""
@@ -65,7 +76,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for key in list(os.environ):
         if key.startswith("BEWAAR_") and key not in ("BEWAAR_HOME",) and not key.startswith("BEWAAR_TEST"):
             monkeypatch.delenv(key)
-    for key, value in TEST_ORGANISATION.items():
+    for key, value in {**TEST_ORGANISATION, **TEST_QUIET}.items():
         monkeypatch.setenv(key, value)
     from bewaar.cli import common
 
@@ -80,4 +91,5 @@ def bewaar(home: Path) -> Bewaar:
     env["BEWAAR_HOME"] = str(home)
     env["PYTHONPATH"] = str(ROOT)
     env.update(TEST_ORGANISATION)
+    env.update(TEST_QUIET)
     return Bewaar(home=home, env=env)

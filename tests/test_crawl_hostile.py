@@ -37,7 +37,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Any:
     home = tmp_path_factory.mktemp("hostile") / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEWAAR_")}
     env.update(BEWAAR_HOME=str(home), PYTHONPATH=str(ROOT), BEWAAR_MAX_RESPONSE_SIZE="4000000",
-               BEWAAR_MAX_QUERY_VARIANTS="5")
+               BEWAAR_MAX_QUERY_VARIANTS="5", BEWAAR_ENRICH_AFTER_ARCHIVING="false")
     with HostileSite() as site:
         proc = subprocess.run([*BEWAAR, "crawl", site.url, "--json"], env=env,
                               capture_output=True, text=True, timeout=300)

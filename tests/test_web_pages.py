@@ -30,7 +30,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--no-default-browser-check"]
 PASSWORD = "correct horse battery"
-USERS = {"webteam": "wendy", "records": "rik", "auditor": "aud", "admin": "ada"}
+USERS = {"webteam": "wendy", "records": "rik", "archivist": "arie", "auditor": "aud",
+         "admin": "ada"}
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 # What each role may open (besides the start page and the menu's items, which are checked too);
@@ -39,18 +40,24 @@ WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 MAY = {
     "webteam": {"/", "/sites", "/sites/demo", "/sites/demo/edit", "/runs/1"},
     "records": {"/", "/sites", "/sites/demo", "/runs/1", "/collections", "/packages", "/chats",
-                "/chats/minister", "/search", "/retention"},
+                "/chats/minister", "/search", "/retention", "/woo", "/woo/1"},
+    "archivist": {"/", "/sites", "/sites/demo", "/runs/1", "/retention"},
     "auditor": {"/", "/sites", "/sites/demo", "/runs/1", "/packages", "/audit", "/chats",
                 "/chats/minister", "/search", "/retention"},
     "admin": {"/", "/sites", "/sites/demo", "/sites/demo/edit", "/runs/1", "/collections",
               "/packages", "/audit", "/chats", "/chats/minister", "/search", "/retention",
-              "/admin"},
+              "/admin", "/woo", "/woo/1"},
 }
 # the harvest overview (everyone), access rules and fixity (records, auditors)
 for _role in MAY:
-    MAY[_role] |= {"/harvests"} | (set() if _role == "webteam" else {"/access", "/fixity"})
+    MAY[_role] |= {"/harvests"} | (set() if _role in ("webteam", "archivist")
+                                   else {"/access", "/fixity", "/suggestions"})
+    if "/retention" in MAY[_role]:
+        MAY[_role] |= {"/retention/destruction", "/retention/transfers"}
+    if "/search" in MAY[_role]:
+        MAY[_role].add("/search?q=vergadering")  # hits from the fixture's chat import
 ALL = set().union(*MAY.values())
-MENU_ORDER = ["Websites", "Chats", "Zoeken", "Pakketten", "Bewaartermijnen", "Controle", "Beheer"]
+MENU_ORDER = ["Websites", "Chats", "Zoeken", "Woo-verzoeken", "Pakketten", "Bewaartermijnen", "Controle", "Beheer"]
 
 
 def in_browser(test: Any) -> Any:
@@ -76,7 +83,8 @@ def served() -> Iterator[Served]:
     home = tmp / "home"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("BEWAAR_") or k.startswith("BEWAAR_TEST")}
-    env.update(TEST_ORGANISATION, BEWAAR_HOME=str(home), PYTHONPATH=str(ROOT))
+    env.update(TEST_ORGANISATION, BEWAAR_HOME=str(home), PYTHONPATH=str(ROOT),
+               BEWAAR_ENRICH_AFTER_ARCHIVING="false")  # no archivist models: not tested here
     demo = subprocess.run([*BEWAAR, "demo", "--json"], env=env, capture_output=True, text=True,
                           timeout=300, stdin=subprocess.DEVNULL)
     assert demo.returncode == 0, demo.stderr
@@ -89,6 +97,9 @@ def served() -> Iterator[Served]:
     settings = load_settings(home=home)
     for role, name in USERS.items():
         add_user(settings, "test", name, role, PASSWORD)
+    from bewaar.services import woo
+
+    woo.new(settings, USERS["records"], "Verzoek over de begroting", "begroting")  # /woo/1
     with running_serve(env, tmp / "serve.log") as url:
         yield Served(url, home)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -289,6 +300,30 @@ def test_add_site_by_keyboard(browser: Any, served: Served) -> None:
     assert page.locator("#f-seeds").input_value() == "https://www.example.nl/"
     assert serious(page) == []
     page.context.close()
+
+
+@in_browser
+def test_woo_redaction_in_the_browser(browser: Any, served: Served) -> None:
+    """A records manager redacts a phrase of Woo request 1 with its ground, through the form."""
+    import sqlite3
+
+    page = new_page(browser, served)
+    login(page, served, USERS["records"])
+    page.goto(served.url + "/woo/1")
+    page.get_by_label("Tekst", exact=True).fill("begroting")
+    page.locator("#redact-ground").select_option("5.1.2e")
+    page.locator("#woo-redact button[type=submit]").click()
+    page.wait_for_url(served.url + "/woo/1**")
+    assert "“begroting” [5.1.2e]" in page.locator("#redactions").inner_text()
+    assert serious(page) == []
+    page.context.close()
+    db = sqlite3.connect(served.home / "bewaar.sqlite3")  # what the service stored
+    try:
+        rows = db.execute("SELECT phrase, ground FROM woo_redactions").fetchall()
+    finally:
+        db.close()
+    assert rows == [("begroting", "5.1.2e")]
+    assert_local(served)
 
 
 @in_browser

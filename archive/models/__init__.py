@@ -12,10 +12,18 @@ from typing import TYPE_CHECKING, Any
 from archive.models.base import Base, utcnow
 
 if TYPE_CHECKING:
+    from archive.models.archivist import Suggestion
     from archive.models.chat import ChatExport, ChatRoom, ChatSeenEvent, ChatSource
     from archive.models.package import Package, SelectielijstCategory
-    from archive.models.records import DestructionItem, DestructionList, Hold, Retention
+    from archive.models.records import (
+        DestructionItem,
+        DestructionList,
+        Hold,
+        Retention,
+        Tombstone,
+    )
     from archive.models.replay import AccessRule, CollectionRun, FixityCheck, QaCheck, QaPage
+    from archive.models.search import SearchDoc
     from archive.models.service import (
         ApiToken,
         AuditEvent,
@@ -25,20 +33,27 @@ if TYPE_CHECKING:
         ServiceLock,
         User,
     )
+    from archive.models.transfer import SipExport, SipExportPackage
     from archive.models.web import Capture, CrawlRun, PayloadDigest, Site, SkippedUrl, WarcFile
+    from archive.models.woo import WooDocument, WooRedaction, WooRequest
 
 # Each model's module. A module is imported when one of its models is first asked for, so a
 # process that only crawls (the crawl worker) does not declare the other nineteen models.
 _HOMES = {
+    "Suggestion": "archivist",
     **dict.fromkeys(("ChatExport", "ChatRoom", "ChatSeenEvent", "ChatSource"), "chat"),
     **dict.fromkeys(("Package", "SelectielijstCategory"), "package"),
-    **dict.fromkeys(("DestructionItem", "DestructionList", "Hold", "Retention"), "records"),
+    **dict.fromkeys(("DestructionItem", "DestructionList", "Hold", "Retention", "Tombstone"),
+                    "records"),
     **dict.fromkeys(("AccessRule", "CollectionRun", "FixityCheck", "QaCheck", "QaPage"),
                     "replay"),
+    "SearchDoc": "search",
     **dict.fromkeys(("ApiToken", "AuditEvent", "ChatSchedule", "JobClaim", "JobRun",
                      "ServiceLock", "User"), "service"),
+    **dict.fromkeys(("SipExport", "SipExportPackage"), "transfer"),
     **dict.fromkeys(("Capture", "CrawlRun", "PayloadDigest", "Site", "SkippedUrl", "WarcFile"),
                     "web"),
+    **dict.fromkeys(("WooDocument", "WooRedaction", "WooRequest"), "woo"),
 }
 
 
@@ -55,6 +70,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Suggestion",
     "ChatExport",
     "ChatRoom",
     "ChatSeenEvent",
@@ -65,11 +81,15 @@ __all__ = [
     "DestructionList",
     "Hold",
     "Retention",
+    "SipExport",
+    "SipExportPackage",
+    "Tombstone",
     "AccessRule",
     "CollectionRun",
     "FixityCheck",
     "QaCheck",
     "QaPage",
+    "SearchDoc",
     "ApiToken",
     "AuditEvent",
     "ChatSchedule",
@@ -84,6 +104,9 @@ __all__ = [
     "Site",
     "SkippedUrl",
     "WarcFile",
+    "WooDocument",
+    "WooRedaction",
+    "WooRequest",
     "load_all",
     "utcnow",
 ]

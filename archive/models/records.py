@@ -4,8 +4,9 @@ destruction lists (proposed, reviewed and approved by three people: four eyes an
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive.models import package  # noqa: F401 - its packages table is referred to below
@@ -60,7 +61,7 @@ class DestructionList(Base):
     __tablename__ = "destruction_lists"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # proposed | reviewed | rejected | approved | cancelled
+    # proposed | reviewed | rejected | approved | cancelled | executing | executed
     state: Mapped[str] = mapped_column(String(20), index=True)
     as_of: Mapped[date] = mapped_column(Date)  # what was due on this day was listed
     proposed_by: Mapped[str] = mapped_column(String(100))
@@ -74,6 +75,9 @@ class DestructionList(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(100))
     cancelled_at: Mapped[datetime | None] = mapped_column()
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    executed_by: Mapped[str | None] = mapped_column(String(100))
+    executed_at: Mapped[datetime | None] = mapped_column()  # started (executing), then done
+    verklaring_id: Mapped[str | None] = mapped_column(String(200))  # its sealed package
 
     items: Mapped[list[DestructionItem]] = relationship(
         back_populates="list", order_by="DestructionItem.package_id")
@@ -89,5 +93,37 @@ class DestructionItem(Base):
                                             index=True)
     category: Mapped[str | None] = mapped_column(String(50))
     end_date: Mapped[date | None] = mapped_column(Date)
+    # None (listed) | destroying (deleting its files began) | destroyed | skipped (held)
+    state: Mapped[str | None] = mapped_column(String(20))
 
     list: Mapped[DestructionList] = relationship(back_populates="items")
+
+
+class Tombstone(Base):
+    """What remains of a destroyed package: what it was, what was deleted (with digests),
+    when, and by whose decision. Its ``packages`` row stays too (without content: it names
+    the folder that was removed); its WARC, capture, dedup and collection rows are deleted."""
+
+    __tablename__ = "tombstones"
+
+    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id"), primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("destruction_lists.id"), index=True)
+    source_kind: Mapped[str] = mapped_column(String(20))
+    source_name: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column()
+    title: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(50))
+    waardering: Mapped[str | None] = mapped_column(String(1))
+    end_date: Mapped[date | None] = mapped_column(Date)
+    period_start: Mapped[datetime | None] = mapped_column()
+    period_end: Mapped[datetime | None] = mapped_column()
+    files: Mapped[int] = mapped_column(default=0)  # payload files of the package
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # all bytes deleted
+    tagmanifest_sha512: Mapped[str] = mapped_column(String(128))
+    # [{"what": "warc"|"cdxj"|"package"|"run"|"collection", "name", "size", "sha256"}, ...]
+    deleted: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    executed_by: Mapped[str] = mapped_column(String(100))
+    destroyed_at: Mapped[datetime] = mapped_column(default=utcnow)

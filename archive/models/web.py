@@ -37,7 +37,7 @@ class CrawlRun(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20), default="crawl")  # crawl | resume | patch
+    kind: Mapped[str] = mapped_column(String(20), default="crawl")  # crawl | resume | patch | import
     parent_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
     # running | finished | failed | interrupted
     status: Mapped[str] = mapped_column(String(20), default="running", index=True)

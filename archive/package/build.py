@@ -36,6 +36,9 @@ from archive.package.verify_txt import VerifyFacts, fingerprint, render, root_of
 from archive.settings import Settings
 
 SOFTWARE = "Bewaarplaats 0.1.0"
+# crawl: a web crawl; chat: a chat export; records: a record of the archive's own life cycle
+# (the verklaring van vernietiging).
+SOURCE_KINDS = ("crawl", "chat", "records")
 SIG_NAME = "tagmanifest-sha512.txt.p7s"
 TSR_NAME = SIG_NAME + ".tsr"
 
@@ -118,11 +121,24 @@ def build_package(
     period: tuple[datetime, datetime] | None = None,
     run_id: int | None = None,
     progress: Callable[[int], None] | None = None,
+    valuation: Category | None = None,
+    events: Iterable[mdto.Event] = (),
+    source_event: tuple[str, str] | None = None,
+    described: mdto.Described | None = None,
 ) -> PackageResult:
-    """Build, seal and register a package; return where it is. See the module docstring."""
-    if source_kind not in ("crawl", "chat"):
-        raise PackageError(f"source kind must be 'crawl' or 'chat', not {source_kind!r}")
-    cat: Category | None = find_category(settings, category) if category else None
+    """Build, seal and register a package; return where it is. See the module docstring.
+
+    ``valuation`` values the package by a category that is not in the selectielijst (the
+    verklaring van vernietiging, kept for good by law); ``events`` are MDTO events written
+    after the package's own (one ``Vernietigen`` per destroyed package); ``source_event``
+    (label, result) replaces the source kind's first event (an imported web archive);
+    ``described``: trefwoorden, talen and betrokkenen a person accepted (archivist/)."""
+    if source_kind not in SOURCE_KINDS:
+        raise PackageError(f"source kind must be one of {', '.join(SOURCE_KINDS)}, "
+                           f"not {source_kind!r}")
+    cat: Category | None = valuation or (find_category(settings, category) if category
+                                         else None)
+    events = list(events)
     organisation = require_organisation(settings)  # before anything is written
     identity = load_identity(settings)  # bad keys too
     prev = previous_package(settings, source_kind, source_name)
@@ -141,7 +157,7 @@ def build_package(
     try:
         result = _build(settings, tmp, package_id, organisation, identity, cat, prev, now,
                         source_kind, source_name, title, files, bag_info, description, period,
-                        run_id, progress)
+                        run_id, progress, events, source_event, described)
         os.rename(tmp, final)
         _fsync_dir(settings.packages_dir)
     except BaseException:
@@ -152,7 +168,8 @@ def build_package(
         with session_scope(settings) as db:
             db.add(Package(
                 id=package_id, source_kind=source_kind, source_name=source_name, run_id=run_id,
-                title=title, category=category, path=str(final), tagmanifest_sha512=digest,
+                title=title, category=cat.code if cat else category, path=str(final),
+                tagmanifest_sha512=digest,
                 previous_id=prev.id if prev else None, timestamped=bool(settings.tsa_url),
                 files=files_n, bytes=size, created_at=created,
             ))
@@ -196,7 +213,8 @@ def _build(
     identity: SealIdentity, cat: Category | None, prev: Package | None, now: datetime, source_kind: str, source_name: str, title: str,
     files: Iterable[PackageInput], extra_info: dict[str, str] | None, description: str | None,
     period: tuple[datetime, datetime] | None, run_id: int | None,
-    progress: Callable[[int], None] | None,
+    progress: Callable[[int], None] | None, events: list[mdto.Event],
+    source_event: tuple[str, str] | None = None, described: mdto.Described | None = None,
 ) -> tuple[str, int, int]:
     bag_dir = tmp / "bag"
     data = bag_dir / "data"
@@ -263,7 +281,8 @@ def _build(
     obj = mdto.informatieobject_xml(
         package_id=package_id, title=title, description=description,
         organisation=organisation, category=cat, created=now, period=period, files=sorted(relpaths),
-        source_kind=source_kind, previous_id=prev.id if prev else None,
+        source_kind=source_kind, previous_id=prev.id if prev else None, events=events,
+        source_event=source_event, described=described,
     )
     manifest.add(f"data/{object_sidecar}", _write(data / object_sidecar, obj), len(obj))
     oxum = f"{manifest.bytes}.{len(manifest)}"

@@ -4,6 +4,7 @@ tag manifest, so a package that goes missing or is replaced shows."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from sqlalchemy import select
@@ -13,6 +14,11 @@ from archive.errors import Finding
 from archive.models.package import Package
 from archive.package import bag
 from archive.settings import Settings
+
+# A destroyed package leaves ``<id>.destroyed.json`` where its folder was (package id, the
+# destruction list, the sha512 of its tag manifest): the next package's link is then accounted
+# for, not a gap. The verklaring van vernietiging of that list is the proof.
+TOMBSTONE_SUFFIX = ".destroyed.json"
 
 
 def is_package(path: Path) -> bool:
@@ -64,6 +70,22 @@ def check_link(root: Path, info: dict[str, str]) -> list[Finding | str]:
         if found != expected:
             out.append(Finding(rel, f"previous package {prev_id} was replaced or altered "
                                "(its tag manifest differs from the link)", expected, found))
+        return out
+    stone = root.parent / f"{prev_id}{TOMBSTONE_SUFFIX}"
+    if stone.is_file():
+        try:
+            facts = json.loads(stone.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            facts = {}
+        if isinstance(facts, dict) and facts.get("tagmanifest_sha512") == expected:
+            out.append(f"previous package {prev_id} was destroyed (destruction list "
+                       f"{facts.get('destruction_list')}, {facts.get('destroyed')}); its "
+                       "tombstone matches the chain link")
+            return out
+        out.append(Finding(rel, f"previous package {prev_id} is gone and its tombstone does "
+                           "not match the chain link", expected,
+                           str(facts.get("tagmanifest_sha512") if isinstance(facts, dict)
+                               else None)))
         return out
     group = info.get("Bag-Group-Identifier")
     siblings = [p for p in root.parent.iterdir()

@@ -41,6 +41,9 @@ LIST_BEWAARPLAATS = "Begrippenlijst Bewaarplaats"
 BEWAARPLAATS_BEGRIPPEN = {
     "Periode van vastleggen": "De periode waarin de inhoud is vastgelegd: van het begin tot "
                               "het einde van de crawl of van de geëxporteerde berichten.",
+    "Genoemd in de inhoud": "Een persoon of organisatie die in de inhoud wordt genoemd; door "
+                            "een medewerker aanvaard uit de suggesties van de digitale "
+                            "archivaris.",
 }
 
 # (suffix, PRONOM PUID, PRONOM format name and version); the longest matching suffix wins.
@@ -157,6 +160,8 @@ _SOURCE_EVENT = {
                         "metagegevens opgenomen in een archiefpakket."),
     "chat": ("Export", "Berichten geëxporteerd uit de chatdienst (Matrix) en met de "
                        "metagegevens opgenomen in een archiefpakket."),
+    "records": ("Creatie", "Opgemaakt door Bewaarplaats bij het uitvoeren van een "
+                           "vernietigingslijst en opgenomen in een archiefpakket."),
 }
 _SEAL_EVENT = ("Bevriezing", "Verzegeld: een elektronisch zegel (CMS) over "
                              "bag/tagmanifest-sha512.txt; daarna is geen wijziging toegestaan.")
@@ -164,8 +169,32 @@ _SEAL_EVENT = ("Bevriezing", "Verzegeld: een elektronisch zegel (CMS) over "
 _RESTRICTION = {
     "crawl": ("Geen beperking", "Vastlegging van een openbaar toegankelijke website."),
     "chat": ("Nader te bepalen", "Berichten uit een chatkanaal; openbaarheid nog te beoordelen."),
+    "records": ("Nader te bepalen", "Verklaring met de namen van medewerkers; openbaarheid "
+                                    "nog te beoordelen."),
 }
+BETROKKENE_GENOEMD = "Genoemd in de inhoud"
+
+
+@dataclass(frozen=True)
+class Described:
+    """What a person accepted from the archivist's suggestions (archivist/): trefwoorden,
+    talen (ISO 639-1) and betrokkenen (persons and organisations named in the content)."""
+
+    keywords: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    involved: tuple[str, ...] = ()
+
+
 RELATIE_VORIG_PAKKET = "Refereert aan"  # Relatietypen (informatieobject), dcterms:references
+
+
+@dataclass(frozen=True)
+class Event:
+    """One more event of an information object: an EventTypeLijst label, when, the result."""
+
+    label: str
+    when: datetime
+    result: str
 
 
 def _event(label: str, when: datetime, actor: Organisation, result: str) -> str:
@@ -184,13 +213,15 @@ def informatieobject_xml(
     *, package_id: str, title: str, description: str | None, organisation: Organisation,
     category: Category | None, created: datetime,
     period: tuple[datetime, datetime] | None, files: list[str], source_kind: str,
-    previous_id: str | None,
+    previous_id: str | None, events: list[Event] | None = None,
+    source_event: tuple[str, str] | None = None, described: Described | None = None,
 ) -> bytes:
     parts = [
         _ident("identificatie", package_id),
         _t("naam", title),
         _begrip("aggregatieniveau", "Archiefstuk", None, LIST_AGGREGATIENIVEAUS),
     ]
+    parts.extend(_t("trefwoord", k) for k in (described.keywords if described else ()))
     if description:
         parts.append(_t("omschrijving", description))
     if period is not None:
@@ -201,9 +232,12 @@ def informatieobject_xml(
             + _t("dekkingInTijdEinddatum", period[1].date().isoformat())
             + "</dekkingInTijd>"
         )
-    event_type, event_result = _SOURCE_EVENT[source_kind]
+    # source_event: what made the content when it is not the source kind's usual (an import)
+    parts.extend(_t("taal", lang) for lang in (described.languages if described else ()))
+    event_type, event_result = source_event or _SOURCE_EVENT[source_kind]
     parts.append(_event(event_type, created, organisation, event_result))
     parts.append(_event(_SEAL_EVENT[0], created, organisation, _SEAL_EVENT[1]))
+    parts.extend(_event(e.label, e.when, organisation, e.result) for e in events or ())
     if category is None:
         parts.append(_begrip("waardering", WAARDERING_LABELS["N"], "N", LIST_WAARDERINGEN))
     else:
@@ -233,6 +267,10 @@ def informatieobject_xml(
         )
     parts.append(_verwijzing("archiefvormer", organisation.name, organisation.identifier,
                              organisation.id_source))
+    for name in described.involved if described else ():
+        parts.append("<betrokkene>" + _begrip("betrokkeneTypeRelatie", BETROKKENE_GENOEMD, None,
+                                              LIST_BEWAARPLAATS)
+                     + _verwijzing("betrokkeneActor", name) + "</betrokkene>")
     restriction = _RESTRICTION[source_kind]
     parts.append(
         "<beperkingGebruik>"

@@ -63,7 +63,7 @@ def run_inputs(settings: Settings, run_id: int) -> tuple[dict[str, object], list
         meta: dict[str, object] = {
             "site": site.name, "category": site.category, "seeds": list(run.seeds or site.seeds),
             "started": run.started_at, "finished": run.finished_at, "status": run.status,
-            "kind": run.kind, "pages": run.pages,
+            "kind": run.kind, "pages": run.pages, "stats": dict(run.stats or {}),
         }
         warcs = list(db.scalars(select(WarcFile).where(WarcFile.run_id == run_id)
                                 .order_by(WarcFile.id)))
@@ -114,6 +114,10 @@ def seal_run(settings: Settings, run_id: int,
         f"crawl {run_id} ({meta['kind']}, {meta['status']}, {meta['pages']} pagina's)."
     )
     category = meta["category"]
+    extra: dict[str, str] = {}
+    source_event: tuple[str, str] | None = None
+    if meta["kind"] == "import":
+        title, description, extra, source_event = _imported(meta, run_id)
     return build_package(
         settings,
         source_kind="crawl",
@@ -124,7 +128,37 @@ def seal_run(settings: Settings, run_id: int,
         description=description,
         period=(started, finished),  # type: ignore[arg-type]
         run_id=run_id,
-        bag_info={"Bewaar-Seeds": " ".join(seeds),
+        bag_info={"Bewaar-Seeds": " ".join(seeds), **extra,
                   **({"Bewaar-Run-Sealed-Before": " ".join(earlier)} if earlier else {})},
         progress=progress,
+        source_event=source_event,
     )
+
+
+def _imported(meta: dict[str, object], run_id: int
+              ) -> tuple[str, str, dict[str, str], tuple[str, str]]:
+    """Title, description, bag-info and first MDTO event of an imported archive (its
+    provenance, from the run's stats; the whole report is ``run/import.json``)."""
+    stats = meta["stats"]
+    assert isinstance(stats, dict)
+    info = dict(stats.get("import") or {})
+    records = dict(stats.get("records") or {})
+    files = list(info.get("files") or [])
+    software = ", ".join(info.get("software") or ["onbekend"])
+    sources = " ".join(str(f.get("source")) for f in files)
+    made = sorted(str(f.get("warcinfo_date") or f.get("first_capture") or "") for f in files)
+    when = f"{made[0]}" if made and made[0] else "onbekend"
+    found = (f"{records.get('total', 0)} records gecontroleerd, {records.get('problems', 0)} "
+             f"problemen en {records.get('notes', 0)} opmerkingen gevonden")
+    title = f"Webarchief {meta['site']}, import {run_id}"
+    description = (
+        f"Webarchief van de website {meta['site']}, gemaakt buiten Bewaarplaats door "
+        f"{software} ({when}), overgenomen als run {run_id} uit {sources or 'onbekend'} "
+        f"({info.get('kind', 'warc')}); {found} (zie run/import.json).")
+    bag_info = {k: " ".join(v.split()) for k, v in (  # one line each, whatever came in
+        ("Bewaar-Import-Software", software), ("Bewaar-Import-Sources", sources),
+        ("Bewaar-Import-Made", when), ("Bewaar-Import-Findings", found))}
+    event = ("Opname", f"Webarchief gemaakt door {software} buiten Bewaarplaats, record voor "
+                       "record gecontroleerd, overgenomen en met de metagegevens opgenomen in "
+                       "een archiefpakket.")
+    return title, description, bag_info, event

@@ -223,6 +223,12 @@ class WarcWriter:
         if self.on_close:
             self.on_close(closed)
 
+    def flush_index(self) -> None:
+        """Hand the CDXJ lines written so far to the OS (the WARC itself is unbuffered): a
+        capture recorded elsewhere after this keeps its index line should the process die."""
+        if self._index is not None:
+            self._index.flush()
+
     def close(self) -> None:
         self._close_file()
 

@@ -18,6 +18,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "bewaar.cli.sites": ("site",),
     "bewaar.cli.service": ("serve", "schedule", "user", "token"),
     "bewaar.cli.crawl": ("crawl", "runs", "run"),
+    "bewaar.cli.harvest": ("harvest",),
+    "bewaar.cli.imports": ("import",),
     "bewaar.cli.packages": ("keys", "seal", "verify", "package", "selectielijst"),
     "bewaar.cli.chat": ("chat",),
     "bewaar.cli.replay": ("replay", "export", "fixity"),
@@ -25,7 +27,11 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "bewaar.cli.audit": ("audit",),
     "bewaar.cli.records": ("retention", "hold"),
     "bewaar.cli.destruction": ("destroy",),
+    "bewaar.cli.transfer": ("transfer",),
     "bewaar.cli.settings": ("settings",),
+    "bewaar.cli.archivist": ("enrich", "suggestions"),
+    "bewaar.cli.search": ("search",),
+    "bewaar.cli.woo": ("woo",),
 }
 
 app = typer.Typer(

@@ -1,6 +1,6 @@
-"""``bewaar destroy propose|list|show|review|approve|cancel``: destruction lists with four eyes
-(bewaar/services/destruction.py). Every step names the user who takes it (``--user NAME``):
-she is the actor of its audit row."""
+"""``bewaar destroy propose|list|show|review|approve|cancel|execute``: destruction lists with
+four eyes (bewaar/services/destruction.py; execute: bewaar/services/disposal.py). Every step
+names the user who takes it (``--user NAME``): she is the actor of its audit row."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def _summary(d: dict[str, Any]) -> Text:
         text += f", {d['held']} held (skipped when executed)"
     if d["state"] == "approved" and d["executable_from"]:
         text += f", executable from {d['executable_from']}"
+    if d.get("verklaring"):
+        text += f", verklaring {d['verklaring']}"
     return Text(text)
 
 
@@ -109,7 +111,7 @@ def show(list_id: ListId, json_out: Json = False) -> None:
         print_json(d)
         return
     console.print(_summary(d))
-    for step in ("proposed", "reviewed", "approved", "cancelled"):
+    for step in ("proposed", "reviewed", "approved", "cancelled", "executed"):
         if d[f"{step}_by"]:
             console.print(Text(f"  {step} by {d[f'{step}_by']}"))
     if d["review_reason"]:
@@ -119,7 +121,7 @@ def show(list_id: ListId, json_out: Json = False) -> None:
     t = make_table("package", "source", "category", "end date", "", whole=("package",))
     for it in d["items"]:
         t.add_row(Text(it["package"]), Text(it["source"] or ""), Text(it["category"] or ""),
-                  it["end_date"] or "", "held" if it["held"] else "")
+                  it["end_date"] or "", it["state"] or ("held" if it["held"] else ""))
     console.print(t)
 
 
@@ -178,6 +180,41 @@ def cancel(
     from bewaar.services.destruction import cancel as run
 
     _out(run(settings(), user, list_id, reason, via=_via()), json_out)
+
+
+@destroy_app.command("execute")
+def execute(list_id: ListId, user: User, json_out: Annotated[bool, typer.Option(
+        "--json", help="Print what was destroyed, skipped and the verklaring as JSON.")] = False,
+            ) -> None:
+    """Execute an approved list after its waiting period, as an archivist: destroy for real.
+
+    Every package on the list that no hold covers is removed from every place it is (WARCs,
+    indexes, replay collections, the package itself); a tombstone says what it was and by
+    whose decision. The verklaring van vernietiging is sealed as a new package. Interrupted:
+    run it again to finish the list. Not approved, still waiting, unknown list: exit 2.
+
+    Example:
+
+        bewaar destroy execute 3 --user carla --json
+    """
+    from bewaar.services.disposal import execute as run
+
+    out = run(settings(), user, list_id, via=_via())
+    if json_out:
+        print_json(out)
+        return
+    console.print(Text(f"destruction list {out['list']}: {out['state']}, "
+                       f"{len(out['destroyed'])} package(s) destroyed, "
+                       f"{len(out['skipped'])} skipped"))
+    for d in out["destroyed"]:
+        console.print(Text(f"  destroyed {d['package']} ({d['source_kind']}:{d['source']})"))
+        if d.get("revisits_elsewhere"):
+            console.print(Text(f"    ! {d['revisits_elsewhere']} revisit record(s) of other "
+                               "crawls of the site pointed at its payloads"))
+    for d in out["skipped"]:
+        console.print(Text(f"  skipped {d['package']}: {d['reason']}"))
+    if out["verklaring"]:
+        console.print(Text(f"verklaring van vernietiging: package {out['verklaring']}"))
 
 
 def register(app: typer.Typer) -> None:

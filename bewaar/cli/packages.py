@@ -125,8 +125,12 @@ def _missing_from_depot(path: Path) -> list[Finding]:
     s = settings()
     if path.absolute() != s.packages_dir.absolute():
         return []
+    from archive.models import Tombstone
+
     with session_scope(s) as db:
-        recorded = [(p.id, p.path) for p in db.scalars(select(Package))]
+        destroyed = set(db.scalars(select(Tombstone.package_id)))  # gone by decision
+        recorded = [(p.id, p.path) for p in db.scalars(select(Package))
+                    if p.id not in destroyed]
     return missing_recorded(s.packages_dir, recorded)
 
 

@@ -1,4 +1,5 @@
-"""``bewaar replay …``, ``bewaar fixity`` and ``bewaar export wacz``: see and check captures."""
+"""``bewaar replay …``, ``bewaar fixity`` and ``bewaar export wacz`` (``export sip`` is
+bewaar/cli/transfer.py): see and check captures."""
 
 from __future__ import annotations
 
@@ -332,6 +333,9 @@ def fixity(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     else:
         for f in report.findings:
             console.print(f"[red]{f}[/]", highlight=False)
+        if report.destroyed:
+            console.print(f"{count(len(report.destroyed), 'package')} destroyed by a "
+                          "destruction list (not checked; see `bewaar destroy show`)")
         console.print(f"{count(report.files, 'file')}, {count(report.bytes, 'byte')} checked: "
                       + ("[green]all intact[/]" if report.ok else
                          f"[red]{count(len(report.findings), 'finding')}[/]"))
@@ -364,5 +368,8 @@ def export_wacz(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(replay_app, name="replay")
+    from bewaar.cli.transfer import export_sip
+
+    export_app.command("sip")(export_sip)
     app.add_typer(export_app, name="export")
     app.command("fixity")(fixity)

@@ -107,7 +107,23 @@ def export(settings: Settings, actor: str, name: str,
         result = export_source(settings, name, progress, **options)
         c.note(package=str(result.package) if result.package else None, events=result.events,
                rooms=result.rooms)
-        return result
+    _search_index(settings, actor, result.package)
+    _enrich(settings, actor, result.package)
+    return result
+
+
+def _search_index(settings: Settings, actor: str, package: Path | None) -> None:
+    from bewaar.services.search import index_chat_guarded
+
+    index_chat_guarded(settings, actor, package)
+
+
+def _enrich(settings: Settings, actor: str, package: Path | None) -> None:
+    """enrich_after_archiving: suggestions for the new package (never fails the export)."""
+    if package is not None:
+        from bewaar.services.suggestions import after_archiving
+
+        after_archiving(settings, actor, package.name)
 
 
 def add_export(settings: Settings, actor: str, kind: str, name: str, *, category: str,
@@ -144,4 +160,6 @@ def import_export(settings: Settings, actor: str, name: str, files: list[Path],
         result = import_files(settings, name, [Path(f) for f in files], progress)
         c.note(**{k: v for k, v in result.as_dict().items() if k != "warnings"},
                warnings=len(result.warnings))
-        return result
+    _search_index(settings, actor, result.package)
+    _enrich(settings, actor, result.package)
+    return result

@@ -136,7 +136,8 @@ def export_wacz(settings: Settings, actor: str, run_id: int, output: Path) -> Pa
         return path
 
 
-def after_crawl(settings: Settings, actor: str, run_id: int) -> dict[str, Any]:
+def after_crawl(settings: Settings, actor: str, run_id: int,
+                qa_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Index the run into its collection, check its replay (``qa_after_crawl``) and seal it
     (``seal_after_crawl``). Each step is guarded: a failed step is recorded (here and in its
     audit row) and never undoes the crawl. Returns ``{"run_id", "ok", "collection", "qa",
@@ -153,7 +154,7 @@ def after_crawl(settings: Settings, actor: str, run_id: int) -> dict[str, Any]:
         return True
 
     def qa() -> dict[str, Any]:
-        result = check(settings, actor, run_id)
+        result = check(settings, actor, run_id, **(qa_options or {}))  # e.g. servers=
         return {"ok": result.ok, "passed": result.ok, "pages": len(result.pages),
                 "failed": result.failed, "report": str(result.report_path)}
 
@@ -174,7 +175,18 @@ def after_crawl(settings: Settings, actor: str, run_id: int) -> dict[str, Any]:
         step("seal", sealed)
     else:
         steps["seal"] = {"ok": True, "skipped": "seal_after_crawl is off"}
+    if steps["seal"].get("package_id"):  # enrich_after_archiving; never fails the crawl
+        from bewaar.services.suggestions import after_archiving
+
+        steps["enrich"] = after_archiving(settings, actor, steps["seal"]["package_id"])
+    step("search", lambda: _search_index(settings, actor, run_id))  # after the seal: its id
     return {"run_id": run_id, "ok": all(s["ok"] for s in steps.values()), **steps}
+
+
+def _search_index(settings: Settings, actor: str, run_id: int) -> dict[str, Any]:
+    from bewaar.services.search import index_run
+
+    return index_run(settings, actor, run_id)
 
 
 def fixity(settings: Settings, actor: str,

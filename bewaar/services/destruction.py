@@ -13,6 +13,9 @@ user) and each the actor of the audit row of their step:
    executable on ``executable_from``: the approval day plus ``destruction_wait_days`` (0 = the
    same day), never before the day the list was made for.
 
+4. **execute** (``destroy.execute``, :mod:`bewaar.services.disposal`): an archivist destroys
+   what is on it, from ``executable_from`` on, and the verklaring van vernietiging is sealed.
+
 Until it is executed a list can be cancelled (``destroy.cancel``) with a reason, by a records
 manager or an archivist. Holds are not copied onto a list: whether an item is held is asked of
 the holds whenever the list is shown (and when it is executed: a held item is skipped).
@@ -34,7 +37,7 @@ from bewaar.services.audit import change
 from bewaar.services.records import MAX_REASON, due_for_destruction, held, parse_date, today
 from bewaar.services.sites import InputError
 
-STATES = ("proposed", "reviewed", "rejected", "approved", "cancelled")
+STATES = ("proposed", "reviewed", "rejected", "approved", "cancelled", "executing", "executed")
 OPEN = ("proposed", "reviewed", "approved")  # not yet executed, rejected or cancelled
 PROPOSERS = ("records", "admin")  # who may propose and review
 APPROVERS = ("archivist",)
@@ -72,7 +75,8 @@ def list_dict(db: Session, dl: DestructionList, *, items: bool = True,
                      "source": p.source_name if p else None,
                      "category": it.category,
                      "end_date": it.end_date.isoformat() if it.end_date else None,
-                     "held": held(db, it.package_id, day) if p else False})
+                     "held": held(db, it.package_id, day) if p else False,
+                     "state": it.state})  # None, destroying, destroyed or skipped
     out: dict[str, Any] = {
         "id": dl.id, "state": dl.state, "as_of": dl.as_of.isoformat(),
         "proposed_by": dl.proposed_by, "proposed_at": dl.proposed_at,
@@ -82,6 +86,8 @@ def list_dict(db: Session, dl: DestructionList, *, items: bool = True,
         "executable_from": dl.executable_from.isoformat() if dl.executable_from else None,
         "cancelled_by": dl.cancelled_by, "cancelled_at": dl.cancelled_at,
         "cancel_reason": dl.cancel_reason,
+        "executed_by": dl.executed_by, "executed_at": dl.executed_at,
+        "verklaring": dl.verklaring_id,
         "count": len(rows), "held": sum(1 for r in rows if r["held"]),
     }
     if items:

@@ -44,8 +44,10 @@ def load_selectielijst(settings: Settings, actor: str, file: Path) -> list[Categ
 def verify_recorded(settings: Settings, actor: str, package_id: str) -> dict[str, Any]:
     """Verify one of this archive's packages; the row says valid or not."""
     from archive.package import verify_package
+    from bewaar.services.disposal import refuse_destroyed
 
     with change(settings, actor, "package.verify", package_id) as c:
+        refuse_destroyed(c.db, package_id)
         pkg = queries.package(c.db, package_id)
         report = verify_package(Path(pkg["path"]))
         findings = [str(f) for f in report.findings]
@@ -67,7 +69,10 @@ def zip_folder(folder: Path, top: str, target: Path) -> int:
 
 def download(settings: Settings, actor: str, package_id: str) -> Path:
     """A zip of the package in a temporary file (the caller removes it after sending)."""
+    from bewaar.services.disposal import refuse_destroyed
+
     with change(settings, actor, "package.download", package_id) as c:
+        refuse_destroyed(c.db, package_id)
         folder = Path(queries.package(c.db, package_id)["path"])
         if not folder.is_dir():
             raise NotFoundError(f"package {package_id} is listed but its folder is gone")

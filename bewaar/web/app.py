@@ -17,12 +17,17 @@ from bewaar.web import (
     api,
     assets,
     chats,
+    destruction_pages,
     fixity_pages,
     harvest_pages,
     i18n,
     navigation,
     pages,
     retention_pages,
+    search_pages,
+    suggestion_pages,
+    transfer_pages,
+    woo_pages,
 )
 
 if TYPE_CHECKING:
@@ -49,7 +54,9 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.include_router(i18n.router)
     app.include_router(chats.router)
     app.include_router(chats.api)
-    for module in (access_pages, fixity_pages, harvest_pages, retention_pages):
+    for module in (access_pages, destruction_pages, fixity_pages, harvest_pages,
+                   retention_pages, search_pages, suggestion_pages, transfer_pages,
+                   woo_pages):
         app.include_router(module.router)
         app.include_router(module.api)
     app.include_router(navigation.router)  # after the pages: a built page wins over "coming"

@@ -30,7 +30,8 @@ COOKIE = "bewaar_session"
 WEBTEAM = ("webteam",)
 RECORDS = ("records",)
 AUDITOR = ("auditor",)
-ANYONE = ("webteam", "records", "auditor")
+ARCHIVIST = ("archivist",)  # approves destruction lists
+ANYONE = ("webteam", "records", "archivist", "auditor")
 ADMIN = ("admin",)
 
 

@@ -35,21 +35,20 @@ class Item:
 
 
 MENU = (
-    Item(_("Websites"), "/sites", ("webteam", "records", "auditor"),
+    Item(_("Websites"), "/sites", ("webteam", "records", "archivist", "auditor"),
          also=("/runs", "/collections", "/harvests", "/access")),
     Item(_("Chats"), "/chats", ("records", "auditor")),
     Item(_("Search"), "/search", ("records", "auditor")),
-    Item(_("Packages"), "/packages", ("records", "auditor"), also=("/fixity",)),
-    Item(_("Retention"), "/retention", ("records", "auditor")),
+    Item(_("Woo requests"), "/woo", ("records",)),
+    Item(_("Packages"), "/packages", ("records", "auditor"), also=("/fixity", "/suggestions")),
+    Item(_("Retention"), "/retention", ("records", "archivist", "auditor")),
     Item(_("Audit"), "/audit", ("auditor",)),
     Item(_("Administration"), "/admin", ()),
 )
 BY_HREF = {item.href: item for item in MENU}
 
 # Items whose pages are still to come: what each will hold.
-COMING = {
-    "/search": _("Search in everything archived: web captures and chats."),
-}
+COMING: dict[str, str] = {}
 
 
 def menu_for(role: str | None) -> list[Item]:

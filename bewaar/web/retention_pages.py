@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from archive.errors import BewaarError
 from archive.package.retention import STATES
 from bewaar.services import records
-from bewaar.web.auth import AUDITOR, RECORDS, Principal, get_db, require, settings_of
+from bewaar.web.auth import ARCHIVIST, AUDITOR, RECORDS, Principal, get_db, require, settings_of
 from bewaar.web.pages import back, form, render, tr
 
 router = APIRouter(include_in_schema=False)
@@ -36,7 +36,7 @@ def _page(request: Request, db: Session, who: Principal, status: int = 200,
 
 @router.get("/retention")
 def retention_page(request: Request, msg: str | None = None, state: str | None = None,
-                   who: Principal = Depends(require(*RECORDS, *AUDITOR)),
+                   who: Principal = Depends(require(*RECORDS, *ARCHIVIST, *AUDITOR)),
                    db: Session = Depends(get_db)) -> HTMLResponse:
     return _page(request, db, who, state=state or None, msg=msg)
 
@@ -77,7 +77,7 @@ class HoldIn(BaseModel):
 
 @api.get("/retention")
 def retention_api(as_of: date | None = None, state: str | None = None,
-                  _: Principal = Depends(require(*RECORDS, *AUDITOR)),
+                  _: Principal = Depends(require(*RECORDS, *ARCHIVIST, *AUDITOR)),
                   db: Session = Depends(get_db)) -> list[dict[str, Any]]:
     """Every package with its category, waardering, end date and state on ``as_of``
     (default today); ``state`` filters (keep, due, held, transfer-due, destroyed,
@@ -86,7 +86,8 @@ def retention_api(as_of: date | None = None, state: str | None = None,
 
 
 @api.get("/holds")
-def holds_api(active: bool = False, _: Principal = Depends(require(*RECORDS, *AUDITOR)),
+def holds_api(active: bool = False,
+              _: Principal = Depends(require(*RECORDS, *ARCHIVIST, *AUDITOR)),
               db: Session = Depends(get_db)) -> list[dict[str, Any]]:
     """Every hold, newest first; ``active`` only those that hold today."""
     return records.holds(db, active_only=active)
