@@ -38,3 +38,12 @@ def atomic_file(path: Path, *, mode: int | None = None) -> Iterator[BinaryIO]:
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
     with atomic_file(path, mode=mode) as fh:
         fh.write(data)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in the folder ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,21 +18,11 @@ import bagit
 
 from tests.conftest import BEWAAR
 from tests.sites import NormalSite
+from tests.test_crawl_crash import _query
 
 WARCIO = str(Path(sys.executable).with_name("warcio"))
 
 
-def _query(db: Path, sql: str) -> list[Any]:
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    except sqlite3.OperationalError:
-        return []
-    try:
-        return con.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
 
 
 def _processes_in(home: Path) -> list[int]:

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from archive.db import session_scope
 from archive.errors import BewaarError
+from archive.files import fsync_dir
 from archive.models.package import Package
 from archive.models.records import Retention
 from archive.package import bag, mdto
@@ -159,7 +160,7 @@ def build_package(
                         source_kind, source_name, title, files, bag_info, description, period,
                         run_id, progress, events, source_event, described)
         os.rename(tmp, final)
-        _fsync_dir(settings.packages_dir)
+        fsync_dir(settings.packages_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -198,14 +199,6 @@ def _retention(package_id: str, cat: Category | None,
 # relpath, source, size, link, media type, known sha512
 _Job = tuple[str, str | bytes, int, bool, str | None, str | None]
 _Copied = tuple[str, str, int, str | None]  # relpath, sha512, size, media type
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _build(

@@ -43,6 +43,7 @@ from datetime import datetime
 from pathlib import Path
 
 from archive.errors import BewaarError, Finding, ValidationError
+from archive.files import fsync_dir
 from archive.package import bag, mdto
 from archive.package.build import SIG_NAME, TSR_NAME
 from archive.package.formats import identify
@@ -175,23 +176,15 @@ class StagedSip:
     def finish(self) -> None:
         target = self.result.path
         os.rename(self.tmp, target)  # onto an empty folder too
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         if self.tar_tmp is not None and self.result.tar is not None:
             os.rename(self.tar_tmp, self.result.tar)
-            _fsync_dir(self.result.tar.parent)
+            fsync_dir(self.result.tar.parent)
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.tar_tmp is not None:
             self.tar_tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def stage_sip(sources: list[SipSource], target: Path, *, sip_id: str, title: str,

@@ -91,3 +91,26 @@ def fail(message: str, code: int = EXIT_UNUSABLE) -> typer.Exit:
 def count(n: int, word: str, plural: str | None = None) -> str:
     """``1 page``, ``2 pages``; ``plural`` where adding an s is wrong (``1 entry``)."""
     return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def print_after_steps(after: dict[str, Any] | None, indent: str = "") -> None:
+    """What the after-crawl steps did (``bewaar.services.crawls.after_crawl``): the replay
+    check's verdict, the package, and each step that was not done, with why."""
+    if not after:
+        return
+    qa, seal = after.get("qa") or {}, after.get("seal") or {}
+    if "passed" in qa:
+        verdict = ("passed", "green") if qa["passed"] else ("FAILED", "red")
+        err_console.print(Text.assemble(f"{indent}replay check: ", verdict,
+                                        f" ({count(qa['pages'], 'page')}, {qa['failed']} "
+                                        f"failed); report: {qa['report']}"),
+                          highlight=False, soft_wrap=True)
+    if seal.get("path"):
+        err_console.print(f"{indent}sealed as {seal['package_id']}: {seal['path']}",
+                          highlight=False, soft_wrap=True)
+    for name in ("collection", "qa", "seal", "search"):
+        step = after.get(name) or {}
+        if not step.get("ok", True) and (step.get("error") or step.get("skipped")):
+            err_console.print(Text.assemble((f"{indent}  {name} not done: ", "red"),
+                                            str(step.get("error") or step.get("skipped"))),
+                              highlight=False, soft_wrap=True)

@@ -20,6 +20,7 @@ from bewaar.cli.common import (
     count,
     err_console,
     fail,
+    print_after_steps,
     print_json,
     settings,
 )
@@ -106,29 +107,7 @@ def crawl(
         console.print(str(p), highlight=False, soft_wrap=True)
     if result.error:
         err_console.print(Text(result.error, "yellow"), highlight=False, soft_wrap=True)
-    _print_after(after)
-
-
-def _print_after(after: dict[str, Any] | None) -> None:
-    """What the after-crawl steps did: the replay check's verdict, the package, failures."""
-    if not after:
-        return
-    qa, seal = after.get("qa") or {}, after.get("seal") or {}
-    if "passed" in qa:
-        verdict = ("green", "passed") if qa["passed"] else ("red", "FAILED")
-        err_console.print(Text.assemble("replay check: ", verdict,
-                                        f" ({count(qa['pages'], 'page')}, {qa['failed']} "
-                                        f"failed); report: {qa['report']}"),
-                          highlight=False, soft_wrap=True)
-    if seal.get("path"):
-        err_console.print(f"sealed as {seal['package_id']}: {seal['path']}", highlight=False,
-                          soft_wrap=True)
-    for name in ("collection", "qa", "seal"):
-        step = after.get(name) or {}
-        if not step.get("ok", True) and (step.get("error") or step.get("skipped")):
-            err_console.print(Text.assemble((f"  {name} not done: ", "red"),
-                                            str(step.get("error") or step.get("skipped"))),
-                              highlight=False, soft_wrap=True)
+    print_after_steps(after)
 
 
 def _print_seeds(seeds: list[dict[str, Any]]) -> None:

@@ -14,6 +14,7 @@ from bewaar.cli.common import (
     count,
     err_console,
     fail,
+    print_after_steps,
     print_error,
     print_json,
     settings,
@@ -64,23 +65,7 @@ def _print(o: Any) -> None:
     for message, n in kinds.items():
         err_console.print(Text.assemble(("  note ", "yellow"), f"({n}x) {message}"),
                           highlight=False, soft_wrap=True)
-    after = o.after or {}
-    qa, seal = after.get("qa") or {}, after.get("seal") or {}
-    if "passed" in qa:
-        verdict = ("passed", "green") if qa["passed"] else ("FAILED", "red")
-        err_console.print(Text.assemble("  replay check: ", verdict,
-                                        f" ({count(qa['pages'], 'page')}, {qa['failed']} "
-                                        f"failed); report: {qa['report']}"),
-                          highlight=False, soft_wrap=True)
-    if o.package:
-        console.print(f"  sealed as {o.package}: {seal.get('path')}", highlight=False,
-                      soft_wrap=True)
-    for name in ("collection", "qa", "seal"):
-        step = after.get(name) or {}
-        if not step.get("ok", True) and (step.get("error") or step.get("skipped")):
-            err_console.print(Text.assemble((f"  {name} not done: ", "red"),
-                                            str(step.get("error") or step.get("skipped"))),
-                              highlight=False, soft_wrap=True)
+    print_after_steps(o.after, indent="  ")
 
 
 @import_app.command("warc")
