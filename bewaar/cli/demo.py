@@ -35,6 +35,10 @@ def demo(
     from bewaar.services.packages import load_selectielijst
 
     cfg = demo_settings(settings())
+    if cfg.enrich_after_archiving is None:
+        # the quick start stays quick: the archivist's first run builds its models' tables
+        # (about a minute); `bewaar enrich --run N` asks for it, or set enrich_after_archiving
+        cfg = cfg.model_copy(update={"enrich_after_archiving": False})
     out: dict[str, Any] = {}
     if not all_categories(cfg):
         load_selectielijst(cfg, cli_actor(), Path(__file__).resolve().parents[1] / "demo" / "selectielijst.toml")
@@ -84,7 +88,10 @@ def demo(
             console.print(f"verified: {'valid' if v['valid'] else 'INVALID'}"
                           + (f" (warnings: {'; '.join(v['warnings'])})" if v["warnings"] else ""))
         console.print("next: [bold]bewaar replay serve[/] to browse the capture, "
-                      f"[bold]bewaar verify {package or 'PACKAGE'}[/] to check the package")
+                      f"[bold]bewaar verify {package or 'PACKAGE'}[/] to check the package, "
+                      f"[bold]bewaar search ministerie[/] to find it by its words, "
+                      f"[bold]bewaar enrich --run {c['run_id']}[/] for the digital archivist's "
+                      "metadata suggestions")
     if out.get("verify") and not out["verify"]["valid"]:
         raise typer.Exit(EXIT_FINDINGS)
 
