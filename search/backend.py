@@ -82,12 +82,33 @@ def assign_ids(conn: Connection, docs: Sequence[Doc]) -> list[int]:
                                       "id < ?", (k, k + 1000)).fetchone()[0] for k in keys}
         finally:
             cur.close()
-    after = {k: (m + 1 if m is not None else k) for k, m in largest.items()}
+    counts: dict[int, int] = {}
+    for key in wanted:
+        counts[key] = counts.get(key, 0) + 1
+    after: dict[int, int] = {}
+    floor = 0  # past the ids this batch gave an earlier millisecond: time order holds
+    for key in keys:
+        m = largest[key]
+        start = max(key, m + 1 if m is not None else key, floor)
+        if start + counts[key] > key + 1000:  # spills into later milliseconds' numbers
+            start = _free_run(conn, start, counts[key])
+        after[key], floor = start, start + counts[key]
     ids = []
     for key in wanted:
-        ids.append(after[key])  # past 999: into the next millisecond's numbers, still in order
+        ids.append(after[key])
         after[key] += 1
     return ids
+
+
+def _free_run(conn: Connection, start: int, n: int) -> int:
+    """The first id from ``start`` on with ``n`` free ids after it (more than 1,000 documents
+    in one millisecond: rare, so a plain loop)."""
+    while True:
+        taken = conn.execute(text("SELECT max(id) FROM search_docs WHERE id >= :a AND id < :b"),
+                             {"a": start, "b": start + n}).scalar()
+        if taken is None:
+            return start
+        start = int(taken) + 1
 
 
 class Backend(Protocol):

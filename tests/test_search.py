@@ -291,3 +291,30 @@ def test_removed_packages_are_not_found_and_reindex_brings_back_the_same_hits(
     log = archive.bewaar("audit", "--json", "--action", "search.").json()
     assert {(r["action"], r["outcome"]) for r in log} >= {
         ("search.index", "ok"), ("search.remove", "ok"), ("search.reindex", "ok")}
+
+
+def test_more_than_a_thousand_documents_in_one_millisecond_are_all_indexed(home: Path) -> None:
+    """Ids are time-ordered (a millisecond holds 1,000 of them): a burst past that spills into
+    the next milliseconds' numbers without taking an id another document has."""
+    from datetime import UTC, datetime, timedelta
+
+    from archive.db import session_scope
+    from archive.settings import load_settings
+    from search import index
+    from search.backend import Doc
+
+    t = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    burst = [Doc(kind="chat", source="ploeg", title="ploeg", body=f"melding {i} gereed",
+                 at=t, sender="systeem") for i in range(1500)]
+    later = Doc(kind="chat", source="ploeg", title="ploeg", body="laatste melding binnen",
+                at=t + timedelta(milliseconds=1), sender="jan")
+    settings = load_settings()
+    with session_scope(settings) as db:
+        assert index.add(db, [*burst, later]) == 1501  # one batch
+    with session_scope(settings) as db:
+        found = index.search(db, "melding", limit=1, exact=True)
+        assert (found.total, found.hits[0]["sender"]) == (1501, "jan")  # the newest first
+    with session_scope(settings) as db:  # a second batch in that millisecond takes free ids
+        assert index.add(db, burst[:10]) == 10
+    with session_scope(settings) as db:
+        assert index.search(db, "melding", limit=1, exact=True).total == 1511
