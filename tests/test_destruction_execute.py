@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from tests.conftest import BEWAAR, Bewaar
 from tests.sites.normal import NormalSite
 from tests.test_postgres import pg_url as pg_url  # noqa: F401  (fixture)
 from tests.test_retention import SELECTIELIJST, make_run
+from tests.test_service_scheduler import wait_for
 from tests.wayback import wayback as wayback  # noqa: F401  (fixture)
 
 BIN = Path(sys.executable).parent
@@ -275,16 +275,6 @@ def test_bad_input_is_refused_and_nothing_is_destroyed(bewaar: Bewaar, home: Pat
         assert list(db.scalars(select(Tombstone))) == []
 
 
-def _poll(what: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = what()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
 def _states(list_id: str) -> dict[str, str | None]:
     with session_scope(load_settings()) as db:
         return {i.package_id: i.state for i in db.scalars(
@@ -333,7 +323,8 @@ def kill_and_finish(bewaar: Bewaar, home: Path) -> None:
                                 env=bewaar.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _poll(lambda: _states(n)[ids["b-twee"]] == "destroying")
+            wait_for(lambda: _states(n)[ids["b-twee"]] == "destroying", timeout=60,
+                     what="the second item to be destroying")
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         finally:
