@@ -173,8 +173,11 @@ def _bad_files(tmp_path: Path, good: Path) -> dict[str, Path]:
     notwarc = tmp_path / "notes.warc"
     notwarc.write_text("This is a meeting note, not a web archive.\n")
     data = good.read_bytes()
-    cut = tmp_path / "cut.warc.gz"
-    cut.write_bytes(data[: len(data) // 2])
+    cut = tmp_path / "cut.warc.gz"  # cut inside a record's gzip member, not between two
+    with open(good, "rb") as fh:
+        it = ArchiveIterator(fh)
+        starts = [it.get_record_offset() for _record in it]
+    cut.write_bytes(data[: starts[len(starts) // 2] + 40])
     nodp = tmp_path / "no-datapackage.wacz"
     with zipfile.ZipFile(nodp, "w") as zf:
         zf.writestr("archive/data.warc.gz", data)
