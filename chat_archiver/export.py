@@ -147,6 +147,9 @@ def run_export(settings: Settings, name: str, make_job: JobMaker,
                progress: ProgressFn | None = None) -> ExportResult:
     """The one export path (see the module docstring): ``make_job(source, staging folder,
     export uuid)`` says where the events come from."""
+    from archive.storage import check_storage
+
+    check_storage(settings)  # a bucket that cannot take the package: said before fetching
     report = progress or (lambda p: None)
     with session_scope(settings) as db:
         source = db.scalar(select(ChatSource).where(ChatSource.name == name))
@@ -231,7 +234,8 @@ def _run(settings: Settings, source: ChatSource, staging: Path, export_uuid: str
                   datetime.fromtimestamp(max(stamps) / 1000, UTC))
     package = _seal(settings, source, staging / "data", export_uuid, total, len(rooms), period,
                     job)
-    _commit(settings, source.id, export_id, commit, package.id, package.path)
+    # recorded where it is kept (its s3:// URL with a bucket), not this machine's copy
+    _commit(settings, source.id, export_id, commit, package.id, package.location or package.path)
     shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(package.path, total, len(rooms), skipped, rooms)
 
@@ -366,7 +370,7 @@ SEEN_TABLE = cast(Table, ChatSeenEvent.__table__)
 
 
 def _commit(settings: Settings, source_id: int, export_id: int, commit: dict[str, Any],
-            package_id: str, package_path: Path) -> None:
+            package_id: str, package_path: Path | str) -> None:
     """Store tokens and seen events with the export's sealed state, in one transaction."""
     now = datetime.now(UTC)
     with session_scope(settings) as db:
@@ -405,7 +409,7 @@ def _recover(settings: Settings, source: ChatSource, folder: Path) -> None:
         commit_file = Path(staging or "") / "commit.json"
         if found is not None and commit_file.exists():
             _commit(settings, source.id, export_id, json.loads(commit_file.read_text()),
-                    found.name, found)
+                    found.name, _recorded_location(settings, found))
         else:
             with session_scope(settings) as db:
                 row = db.get(ChatExport, export_id)
@@ -418,9 +422,20 @@ def _recover(settings: Settings, source: ChatSource, folder: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+def _recorded_location(settings: Settings, folder: Path) -> Path | str:
+    """Where the package in ``folder`` is recorded (its s3:// URL when it went to a bucket)."""
+    from archive.models import Package
+
+    with session_scope(settings) as db:
+        row = db.get(Package, folder.name)
+        return row.path if row is not None else folder
+
+
 def _find_package(settings: Settings, export_uuid: str) -> Path | None:
     needle = f"{EXPORT_ID_FIELD}: {export_uuid}"
-    for info in settings.packages_dir.glob("*/bag/bag-info.txt"):
+    cached = settings.storage_cache_dir / "packages"  # a package stored in a bucket
+    for info in [*settings.packages_dir.glob("*/bag/bag-info.txt"),
+                 *cached.glob("*/bag/bag-info.txt")]:
         try:
             if needle in info.read_text(encoding="utf-8", errors="replace"):
                 return info.parent.parent

@@ -47,14 +47,21 @@ def known_digests(settings: Settings, site_id: int) -> list[tuple[str, str, str,
 def stored_captures(settings: Settings, job: CrawlJob) -> StoredCaptures:
     """Captures of this run whose records are whole in a finished WARC file."""
     out = StoredCaptures()
+    remote: dict[str, str] = {}  # in the bucket: fetched below when a capture needs it
     with session_scope(settings) as db:
         for f in db.scalars(
             select(WarcFile).join(CrawlRun).where(CrawlRun.site_id == job.site_id)
         ):
+            if f.path.startswith("s3://"):
+                remote[f.filename] = f.path
+                continue
             p = Path(f.path)
             if p.is_file():
                 out.paths[f.filename] = p
         sizes = {name: p.stat().st_size for name, p in out.paths.items()}
+        sizes.update({f.filename: f.size for f in db.scalars(
+            select(WarcFile).where(WarcFile.filename.in_(list(remote))))} if remote else {})
+        out.paths.update({name: Path() for name in remote})  # placeholders, see below
         for c in db.execute(
             select(Capture.url, Capture.warc_filename, Capture.offset, Capture.length,
                    Capture.record_type, Capture.payload_digest)
@@ -81,6 +88,15 @@ def stored_captures(settings: Settings, job: CrawlJob) -> StoredCaptures:
                         o.warc_filename, o.offset or 0, o.length or 0, "response",
                         o.payload_digest,
                     )
+    if remote:  # the bucket's WARCs this resume reads records from, through the cache
+        from archive.storage import local_copy
+
+        needed = {r.filename for r in (*out.by_url.values(), *out.by_digest.values())}
+        for name, url in remote.items():
+            if name in needed:
+                out.paths[name] = local_copy(settings, url)
+            else:
+                del out.paths[name]
     return out
 
 

@@ -56,8 +56,9 @@ class CrawlResult:
     bytes: int
     errors: int
     revisits: int
-    warc_files: list[Path] = field(default_factory=list)
-    cdxj_files: list[Path] = field(default_factory=list)
+    # local paths, or s3:// URLs (text) with a bucket as storage_url
+    warc_files: list[Path | str] = field(default_factory=list)
+    cdxj_files: list[Path | str] = field(default_factory=list)
     skipped: int = 0
     fetches: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -86,6 +87,11 @@ def site_name_for(url: str) -> str:
 
 
 def _check_writable(settings: Settings) -> None:
+    """The folders a crawl writes and the bucket it stores in (``check_storage``): a problem
+    stops the command before it crawls."""
+    from archive.storage import check_storage
+
+    check_storage(settings)
     for d in (settings.warc_dir, settings.index_dir, settings.runs_dir):
         try:
             d.mkdir(parents=True, exist_ok=True)
@@ -221,6 +227,23 @@ def run_crawl(
     progress: Callable[[CrawlProgress], None] | None = None,
 ) -> CrawlResult:
     """Crawl in a worker process; return when the run has ended (finished or interrupted)."""
+    from archive.storage import in_use
+
+    with in_use(settings):  # a resume's WARCs fetched from a bucket stay while it reads them
+        return _run_crawl(settings, site_name=site_name, urls=urls,
+                          resume_run_id=resume_run_id, patch_run_id=patch_run_id,
+                          progress=progress)
+
+
+def _run_crawl(
+    settings: Settings,
+    *,
+    site_name: str | None = None,
+    urls: list[str] | None = None,
+    resume_run_id: int | None = None,
+    patch_run_id: int | None = None,
+    progress: Callable[[CrawlProgress], None] | None = None,
+) -> CrawlResult:
     _check_writable(settings)
     proc = prestart.take()  # it imports Scrapy while this process prepares the run
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
@@ -266,6 +289,7 @@ def run_crawl(
     if early_stderr:
         with open(run_dir / "worker.log", "ab") as log:
             log.write(early_stderr)
+    state.wait_uploads()
     return _finish(settings, job, state.done, proc.returncode, state.seeds)
 
 
@@ -299,10 +323,19 @@ class RunState:
         self.done: dict[str, Any] | None = None
         self.seeds: list[dict[str, Any]] | None = None
         self.last = CrawlProgress(run_id=job.run_id)
+        self._uploads: Any = None  # one thread that hands finished WARCs to the bucket
+        self.upload_errors: list[str] = []
 
     def handle(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
-        if kind in ("rows", "warc"):
+        if kind == "warc" and self.settings.storage_url \
+                and self.settings.storage_url.startswith("s3://"):
+            if self._uploads is None:  # uploads must not hold up reading the worker's lines
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._uploads = ThreadPoolExecutor(1, thread_name_prefix="upload")
+            self._uploads.submit(self._store_warc, msg)
+        elif kind in ("rows", "warc"):
             ledger.store(self.settings, self.job.run_id, msg)
         elif kind == "progress":
             self.last = CrawlProgress(run_id=self.job.run_id, **{
@@ -315,16 +348,37 @@ class RunState:
         elif kind == "done":
             self.done = msg
 
+    def _store_warc(self, msg: dict[str, Any]) -> None:
+        """Upload a finished WARC and its CDXJ, then record it (under its local path when the
+        upload failed: ``push_run`` retries it)."""
+        from archive.handover import store_warc
+
+        try:
+            stored, error = store_warc(self.settings, self.job.site_name, msg)
+            if error:
+                self.upload_errors.append(error)
+            ledger.store(self.settings, self.job.run_id, stored)
+        except Exception as exc:  # noqa: BLE001 - kept for the run's end, never lost
+            self.upload_errors.append(f"cannot record WARC {msg.get('filename')}: {exc}")
+
+    def wait_uploads(self) -> None:
+        """Wait for the WARCs handed to the upload thread (each recorded when it is done)."""
+        if self._uploads is not None:
+            self._uploads.shutdown(wait=True)
+            self._uploads = None
+
 
 def finish_run(settings: Settings, state: RunState, returncode: int | None) -> CrawlResult:
     """End the run's record: ``finished``, ``failed`` (no seed captured, with the reason) or
     ``interrupted`` (no ``done`` line: the worker stopped), with its counts and report."""
+    state.wait_uploads()
     return _finish(settings, state.job, state.done, returncode, state.seeds)
 
 
 def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
             returncode: int | None, seeds: list[dict[str, Any]] | None = None) -> CrawlResult:
     error: str | None
+    not_stored_from: str | None = None
     if done is None:
         status = "interrupted"
         error = f"the crawl worker stopped (exit {returncode}); resume with --resume {job.run_id}"
@@ -336,6 +390,16 @@ def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
             repair_run(settings, job)  # a .open file the worker could not finish
         elif seeds is not None and not any_captured(seeds):
             status, error = "failed", why_none_captured(seeds)
+    if settings.storage_url and settings.storage_url.startswith("s3://"):
+        from archive.handover import push_run  # failed uploads once more, repaired files
+
+        problems = push_run(settings, job.run_id)
+        if problems:
+            not_stored_from = status  # what it is again once push_run has stored them
+            status = "failed"
+            error = (f"{len(problems)} WARC file(s) are finished on this machine but not "
+                     f"stored: {problems[0]}; `bewaar seal {job.run_id}` stores "
+                     "them once the bucket takes them")
     with session_scope(settings) as db:
         run = db.get(CrawlRun, job.run_id)
         assert run is not None
@@ -363,11 +427,15 @@ def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
         })
         if seeds is not None:
             stats["seeds"] = seeds
+        if not_stored_from is not None:
+            stats["not_stored_from"] = not_stored_from
+        else:
+            stats.pop("not_stored_from", None)
         run.stats = stats
         result = CrawlResult(
             run_id=job.run_id, status=status, pages=pages, bytes=run.bytes, errors=errors,
-            revisits=revisits, warc_files=[Path(f.path) for f in files],
-            cdxj_files=[Path(f.cdxj_path) for f in files if f.cdxj_path],
+            revisits=revisits, warc_files=[_shown(f.path) for f in files],
+            cdxj_files=[_shown(f.cdxj_path) for f in files if f.cdxj_path],
             skipped=int(stats.get("skipped", 0)), fetches=fetches,
             failed=list((done or {}).get("failed", [])),
             skipped_by_reason=dict(stats.get("skipped_by_reason", {})),
@@ -376,6 +444,11 @@ def _finish(settings: Settings, job: CrawlJob, done: dict[str, Any] | None,
         )
     result.report = _write_report(settings, job, result)
     return result
+
+
+def _shown(location: str) -> Path | str:
+    """A recorded location as CrawlResult lists it: a local path, or an s3:// URL as text."""
+    return location if "://" in location else Path(location)
 
 
 def _write_report(settings: Settings, job: CrawlJob, result: CrawlResult) -> Path:

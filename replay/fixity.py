@@ -5,6 +5,7 @@ not checked, and the report lists it as destroyed (from its tombstone), never as
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -59,8 +60,45 @@ def _check(path: Path, sha256: str | None, size: int | None, what: str,
     return actual_size
 
 
+def _check_object(settings: Settings, location: str, sha256: str | None, size: int | None,
+                  what: str, findings: list[Finding]) -> int:
+    """Like ``_check`` for an object in the bucket, read from the bucket itself (never the
+    local cache): a missing object, another size or another digest is damage."""
+    import hashlib
+
+    from archive.errors import StorageError
+    from archive.storage import open_location, remote_size
+
+    try:
+        actual_size = remote_size(settings, location)
+    except StorageError as exc:
+        findings.append(Finding(location, f"{what} cannot be read: {exc}"))
+        return 0
+    if actual_size is None:
+        findings.append(Finding(location, f"{what} is missing from the bucket"))
+        return 0
+    if size is not None and actual_size != size:
+        findings.append(Finding(location, f"{what} size changed", str(size), str(actual_size)))
+    if sha256:
+        h = hashlib.sha256()
+        try:
+            with contextlib.closing(open_location(settings, location)) as body:
+                while chunk := body.read(1 << 20):
+                    h.update(chunk)
+        except (StorageError, OSError) as exc:
+            findings.append(Finding(location, f"{what} cannot be read: {exc}"))
+            return 0
+        if h.hexdigest() != sha256:
+            findings.append(Finding(location, f"{what} sha256 changed", sha256, h.hexdigest()))
+    return actual_size
+
+
 def audit(settings: Settings, progress: Callable[[int, int], None] | None = None) -> FixityReport:
-    """Hash every WARC and index the database knows; record the audit; return the findings."""
+    """Hash every WARC and index the database knows (in the bucket: the objects themselves);
+    record the audit; return the findings."""
+    from archive.storage import check_storage
+
+    check_storage(settings)
     with session_scope(settings) as db:
         rows = [
             (w.path, w.size, w.sha256, w.cdxj_path, w.cdxj_sha256)
@@ -70,12 +108,15 @@ def audit(settings: Settings, progress: Callable[[int, int], None] | None = None
     findings: list[Finding] = []
     files = done = 0
     for path, size, sha, cdxj, cdxj_sha in rows:
-        if "://" in path and not path.startswith("file://"):
-            findings.append(Finding(path, "not on local disk; audit it with the storage's tools"))
-            continue
-        done += _check(Path(path.removeprefix("file://")), sha, size, "WARC", findings)
+        if path.startswith("s3://"):
+            done += _check_object(settings, path, sha, size, "WARC", findings)
+        else:
+            done += _check(Path(path.removeprefix("file://")), sha, size, "WARC", findings)
         files += 1
-        if cdxj:
+        if cdxj and cdxj.startswith("s3://"):
+            _check_object(settings, cdxj, cdxj_sha, None, "CDXJ index", findings)
+            files += 1
+        elif cdxj:
             _check(Path(cdxj), cdxj_sha, None, "CDXJ index", findings)
             files += 1
         if progress:

@@ -26,6 +26,7 @@ from archive.db import session_scope
 from archive.errors import BewaarError
 from archive.models import Capture, PayloadDigest, WarcFile
 from archive.settings import Settings
+from archive.storage import check_storage, in_use, local_copy
 from replay.collections import CollectionError, _check_warc, _merged_lines, load_run
 
 WACZ_VERSION = "1.1.1"
@@ -76,6 +77,11 @@ class _Zip:
 
 def export_wacz(settings: Settings, run_id: int, out: Path) -> Path:
     """Write the run as a WACZ file at ``out``; return its path."""
+    with in_use(settings):  # WARCs fetched from a bucket stay until they are written
+        return _export_wacz(settings, run_id, out)
+
+
+def _export_wacz(settings: Settings, run_id: int, out: Path) -> Path:
     with session_scope(settings) as db:
         run = load_run(db, run_id)
         site = run.site.name
@@ -99,12 +105,16 @@ def export_wacz(settings: Settings, run_id: int, out: Path) -> Path:
             .order_by(Capture.id)
         ).all()
         started = run.started_at
-    files = [(wf, _check_warc(wf)) for wf in warcs + extra]
+    check_storage(settings)
+    # in the bucket: through the object cache (each WARC's sha256 is checked as it is copied)
+    files = [(wf, _check_warc(settings, wf) or local_copy(settings, wf.path))
+             for wf in warcs + extra]
     indexes = []
     for wf, _ in files:
-        if not wf.cdxj_path or not Path(wf.cdxj_path).is_file():
+        cdxj = local_copy(settings, wf.cdxj_path) if wf.cdxj_path else None
+        if cdxj is None or not cdxj.is_file():
             raise CollectionError(f"index of {wf.filename} is missing: {wf.cdxj_path}")
-        indexes.append(Path(wf.cdxj_path))
+        indexes.append(cdxj)
 
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -106,8 +106,10 @@ def clear(db: Session) -> None:
 
 
 # Indexing ----------------------------------------------------------------------------------
-def index_run(db: Session, run_id: int) -> IndexCounts:
-    """Index a crawl run's pages and PDFs (again: its documents are replaced)."""
+def index_run(db: Session, run_id: int,
+              fetch: Callable[[str], Path] | None = None) -> IndexCounts:
+    """Index a crawl run's pages and PDFs (again: its documents are replaced). ``fetch``
+    gives the local copy of a WARC kept in a bucket (an s3:// location)."""
     from archive.models import Capture, CrawlRun, Package, WarcFile
     from archive.warc.sortkey import surt_key
     from search.documents import HTML_TYPES, PDF_TYPES, page_text, read_record
@@ -121,8 +123,9 @@ def index_run(db: Session, run_id: int) -> IndexCounts:
     package_id = db.scalar(select(Package.id).where(Package.run_id == run_id)
                            .order_by(Package.created_at.desc()).limit(1))
     counts = IndexCounts(removed=remove_runs(db, [run_id]))
-    paths = {w.filename: Path(w.path) for w in db.scalars(
+    paths = {w.filename: w.path for w in db.scalars(
         select(WarcFile).where(WarcFile.run_id == run_id))}
+    local: dict[str, Path] = {}
     caps = db.execute(
         select(Capture.url, Capture.mime, Capture.record_type, Capture.payload_digest,
                Capture.warc_filename, Capture.offset, Capture.length, Capture.fetched_at)
@@ -148,7 +151,10 @@ def index_run(db: Session, run_id: int) -> IndexCounts:
         if rtype != "response" or fname not in paths or offset is None or length is None:
             counts.skipped += 1  # a revisit of a text not indexed (its run was not)
             continue
-        record = read_record(paths[fname], offset, length)
+        if fname not in local:
+            where = paths[fname]
+            local[fname] = fetch(where) if fetch is not None and "://" in where else Path(where)
+        record = read_record(local[fname], offset, length)
         found = page_text(record[1], mime or "") if record else None
         if not found or not (found[0] or found[1]):
             counts.skipped += 1

@@ -93,3 +93,7 @@ def bewaar(home: Path) -> Bewaar:
     env.update(TEST_ORGANISATION)
     env.update(TEST_QUIET)
     return Bewaar(home=home, env=env)
+
+
+# moto's S3 server on loopback (tests/s3.py): `s3_server` (session), `s3` (a fresh bucket)
+from tests.s3 import s3, s3_server  # noqa: E402, F401

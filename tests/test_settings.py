@@ -102,9 +102,16 @@ def test_settings_lists_every_setting_with_its_source(bewaar) -> None:  # type: 
         assert f"{name} = " in text and f"BEWAAR_{name.upper()}" in text
 
 
-def test_s3_storage_is_refused_for_now(bewaar) -> None:  # type: ignore[no-untyped-def]
-    res = bewaar("runs", check=False, env={"BEWAAR_STORAGE_URL": "s3://archief/warcs"})
-    assert_one_line_error(res, "BEWAAR_STORAGE_URL", "S3 storage", "not supported yet")
+def test_storage_url_schemes(bewaar) -> None:  # type: ignore[no-untyped-def]
+    """s3://BUCKET/PREFIX is taken (the bucket itself is checked by the commands that store,
+    tests/test_s3_archive.py); a malformed bucket or an unknown scheme is refused."""
+    rows = {r["name"]: r for r in bewaar("settings", "--json", env={
+        "BEWAAR_STORAGE_URL": "s3://archief/warcs"}).json()["settings"]}
+    assert rows["storage_url"]["value"] == "s3://archief/warcs"
+    res = bewaar("runs", check=False, env={"BEWAAR_STORAGE_URL": "s3://Archief_X/warcs"})
+    assert_one_line_error(res, "BEWAAR_STORAGE_URL", "names a bucket")
+    res = bewaar("runs", check=False, env={"BEWAAR_STORAGE_URL": "ftp://host/warcs"})
+    assert_one_line_error(res, "BEWAAR_STORAGE_URL", "unknown storage URL scheme")
 
 
 class _Site(BaseHTTPRequestHandler):

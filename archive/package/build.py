@@ -6,6 +6,7 @@ seal leaves nothing under a package name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -20,7 +21,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from archive.db import session_scope
-from archive.errors import BewaarError
+from archive.errors import BewaarError, StorageError
 from archive.files import fsync_dir
 from archive.models.package import Package
 from archive.models.records import Retention
@@ -35,6 +36,7 @@ from archive.package.rfc3161 import parse_response, request_timestamp
 from archive.package.selectielijst import Category, find_category
 from archive.package.verify_txt import VerifyFacts, fingerprint, render, root_of
 from archive.settings import Settings
+from archive.storage import bucket, cache, delete_location, package_key, store_folder
 
 SOFTWARE = "Bewaarplaats 0.1.0"
 # crawl: a web crawl; chat: a chat export; records: a record of the archive's own life cycle
@@ -71,6 +73,7 @@ class PackageResult:
     tagmanifest_sha512: str
     previous_id: str | None
     timestamped: bool
+    location: str = ""  # what the database records: the folder, or its s3:// URL
 
 
 _BAD_IN_NAME = re.compile(r"[\r\n\0%\\]|(?:^|/)\.{0,2}(?:/|$)")
@@ -165,11 +168,20 @@ def build_package(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     digest, files_n, size = result
+    # With a bucket: stored whole before it is recorded under its URL; a failed upload leaves
+    # the sealed folder here and records it by its path (archive.handover.push_package).
+    location, not_stored = str(final), None
+    if bucket(settings) is not None:
+        try:
+            location = store_folder(settings, final, package_key(package_id))
+            final = cache(settings).path(package_key(package_id))
+        except StorageError as exc:
+            not_stored = str(exc)
     try:
         with session_scope(settings) as db:
             db.add(Package(
                 id=package_id, source_kind=source_kind, source_name=source_name, run_id=run_id,
-                title=title, category=cat.code if cat else category, path=str(final),
+                title=title, category=cat.code if cat else category, path=location,
                 tagmanifest_sha512=digest,
                 previous_id=prev.id if prev else None, timestamped=bool(settings.tsa_url),
                 files=files_n, bytes=size, created_at=created,
@@ -178,9 +190,15 @@ def build_package(
             db.add(_retention(package_id, cat, period, now))
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)
+        if location != str(final):
+            with contextlib.suppress(StorageError):
+                delete_location(settings, location, folder=True)
         raise
+    if not_stored:
+        raise StorageError(f"package {package_id} is sealed in {final} but not stored: "
+                           f"{not_stored}; sealing again stores it once the bucket takes it")
     return PackageResult(package_id, final, digest, prev.id if prev else None,
-                         bool(settings.tsa_url))
+                         bool(settings.tsa_url), location)
 
 
 def _retention(package_id: str, cat: Category | None,

@@ -8,10 +8,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from archive.db import session_scope
-from archive.errors import BewaarError, NotFoundError
+from archive.errors import BewaarError, NotFoundError, StorageError
+from archive.handover import push_package, push_run
 from archive.models import CrawlRun, Package, QaCheck, WarcFile
 from archive.package.build import PackageInput, PackageResult, build_package
 from archive.settings import Settings
+from archive.storage import check_storage, in_use, local_copy, local_folder
 
 
 class AlreadySealedError(BewaarError):
@@ -31,10 +33,9 @@ def packages_of_run(settings: Settings, run_id: int) -> list[str]:
                                .order_by(Package.created_at, Package.id)))
 
 
-def _local(path_or_url: str, what: str) -> Path:
-    if "://" in path_or_url and not path_or_url.startswith("file://"):
-        raise BewaarError(f"{what} {path_or_url} is not on local disk; cannot seal it here")
-    path = Path(path_or_url.removeprefix("file://"))
+def _local(settings: Settings, path_or_url: str, what: str) -> Path:
+    """The local file of a stored WARC or index (fetched into the cache from a bucket)."""
+    path = local_copy(settings, path_or_url)
     if not path.is_file():
         raise BewaarError(f"{what} {path} is missing; the run cannot be sealed")
     return path
@@ -75,12 +76,12 @@ def run_inputs(settings: Settings, run_id: int) -> tuple[dict[str, object], list
     inputs: list[PackageInput] = []
     seen: set[Path] = set()
     for w in warcs:
-        p = _local(w.path, "WARC file")
+        p = _local(settings, w.path, "WARC file")
         inputs.append(PackageInput(f"warcs/{p.name}", p, "application/warc", link=True,
                                    sha512=w.sha512, size=w.size))
         seen.add(p.resolve())
         if w.cdxj_path:
-            c = _local(w.cdxj_path, "CDXJ index")
+            c = _local(settings, w.cdxj_path, "CDXJ index")
             inputs.append(PackageInput(f"indexes/{c.name}", c, "application/cdxj"))
             seen.add(c.resolve())
     for item in _tree(settings.runs_dir / str(run_id), "run"):
@@ -95,13 +96,27 @@ def run_inputs(settings: Settings, run_id: int) -> tuple[dict[str, object], list
 def seal_run(settings: Settings, run_id: int,
              progress: Callable[[int], None] | None = None, *,
              again: bool = False) -> PackageResult:
+    """``_seal_run`` with the run's WARCs held in the object cache while it reads them."""
+    with in_use(settings):
+        return _seal_run(settings, run_id, progress, again=again)
+
+
+def _seal_run(settings: Settings, run_id: int,
+              progress: Callable[[int], None] | None = None, *,
+              again: bool = False) -> PackageResult:
     """Package and seal crawl run ``run_id`` into ``packages_dir``; see ``build_package``.
 
     A run that is sealed already is refused (``AlreadySealedError``) unless ``again``: then a
     new package is made, chained after the newest package of the site like any other, and its
     bag-info names the earlier packages of the run (``Bewaar-Run-Sealed-Before``)."""
-    meta, inputs = run_inputs(settings, run_id)
+    check_storage(settings)
+    problems = push_run(settings, run_id)  # WARCs whose upload failed: stored first
+    if problems:
+        raise StorageError(f"crawl run {run_id} cannot be sealed: {problems[0]}")
     earlier = packages_of_run(settings, run_id)
+    if earlier and not again and push_package(settings, earlier[-1]):
+        return _result(settings, earlier[-1])  # its upload had failed: stored now
+    meta, inputs = run_inputs(settings, run_id)
     if earlier and not again:
         raise AlreadySealedError(run_id, earlier)
     started = meta["started"]
@@ -133,6 +148,14 @@ def seal_run(settings: Settings, run_id: int,
         progress=progress,
         source_event=source_event,
     )
+
+
+def _result(settings: Settings, package_id: str) -> PackageResult:
+    with session_scope(settings) as db:
+        p = db.get(Package, package_id)
+        assert p is not None
+        return PackageResult(p.id, local_folder(settings, p.path), p.tagmanifest_sha512,
+                             p.previous_id, p.timestamped, p.path)
 
 
 def _imported(meta: dict[str, object], run_id: int

@@ -98,12 +98,13 @@ def seal(
         task = bar.add_task(f"sealing run {run_id}", total=None)
         result = seal_it(s, cli_actor(), run_id, again=again,
                          progress=lambda n: bar.update(task, advance=n, refresh=True))
-    data = {"package": str(result.path), "id": result.id, "previous_id": result.previous_id,
-            "timestamped": result.timestamped, "tagmanifest_sha512": result.tagmanifest_sha512}
+    data = {"package": result.location or str(result.path), "id": result.id,
+            "previous_id": result.previous_id, "timestamped": result.timestamped,
+            "tagmanifest_sha512": result.tagmanifest_sha512}
     if json_out:
         print_json(data)
         return
-    console.print(f"sealed run {run_id} as [bold]{result.id}[/]\n  {result.path}")
+    console.print(f"sealed run {run_id} as [bold]{result.id}[/]\n  {data['package']}")
     if not result.timestamped:
         console.print("[yellow]no time-stamp: BEWAAR_TSA_URL is not set[/]")
 
@@ -134,8 +135,44 @@ def _missing_from_depot(path: Path) -> list[Finding]:
     return missing_recorded(s.packages_dir, recorded)
 
 
+def _stored_package(path: Path) -> Path:
+    """The local folder to verify for PATH: PATH itself; for a package in the bucket (its
+    s3:// URL or its id) a fresh copy of its objects, so that what is checked is what the
+    bucket holds. A package missing from the bucket is a finding (exit 1)."""
+    from archive.storage import check_storage, is_remote
+
+    text = str(path)
+    if text.startswith("s3:/") and not text.startswith("s3://"):
+        text = "s3://" + text[4:]  # a Path folds the double slash
+    if not is_remote(text):
+        if path.exists() or "/" in text:
+            return path
+        with session_scope(settings()) as db:
+            row = db.get(Package, text)
+            if row is None or not is_remote(row.path):
+                return Path(row.path) if row is not None else path
+            text = row.path
+    s = settings()
+    check_storage(s)
+    from archive.storage import bucket
+
+    store = bucket(s)
+    key = store.key_of(text) if store is not None else None
+    if store is None or key is None:
+        raise fail(f"{text} is not in the configured storage ({s.storage_url or 'local'})")
+    if not any(True for _ in store.keys(key + "/")):
+        console.print(f"{text}: [bold red]NOT valid[/]\n  [red]✗[/] the package has no "
+                      "objects in the bucket", highlight=False)
+        raise typer.Exit(EXIT_FINDINGS)
+    from archive.package.stored import fetch_for_verify
+
+    return fetch_for_verify(s, text)
+
+
 def verify(
-    path: Annotated[Path, typer.Argument(help="A package folder, or a folder of packages.")],
+    path: Annotated[Path, typer.Argument(help=(
+        "A package folder, or a folder of packages; a package in the bucket by its s3:// "
+        "URL or its id."))],
     ca: Annotated[Path | None, typer.Option(help="Trust anchor (PEM) for the seal.")] = None,
     tsa_ca: Annotated[Path | None, typer.Option(help="Trust anchor (PEM) for the TSA.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -143,12 +180,15 @@ def verify(
     """Verify a sealed package: bag, checksums, MDTO, seal, time-stamp and chain link.
 
     Exit 0 when valid, 1 when not (every finding is listed), 2 when PATH is not a package.
-    Given a folder of packages (e.g. BEWAAR_HOME/packages), every package is verified.
+    Given a folder of packages (e.g. BEWAAR_HOME/packages), every package is verified. With
+    an s3:// storage_url a package is fetched afresh from the bucket (its URL or its id).
 
     Example:
 
         bewaar verify bewaar-data/packages/justid-20250101T120000Z-a1b2c3 --ca org-root.pem --json
+        bewaar verify justid-20250101T120000Z-a1b2c3 --json
     """
+    path = _stored_package(path)
     if not is_package(path) and path.is_dir():
         members = sorted(p for p in path.iterdir() if p.is_dir() and is_package(p))
         if not members:

@@ -89,6 +89,9 @@ def serve(
     port = s.replay_port if port is None else port
     if port and not port_free(host, port):
         raise fail(f"port {port} on {host} is in use; choose another --port")
+    from archive.storage import check_storage
+
+    check_storage(s)  # pywb reads WARCs kept in a bucket there: said now, not per request
     _sync_collections()
     write_config(s)
     server = Wayback(s.collections_dir, host, port)
