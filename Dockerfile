@@ -1,4 +1,4 @@
-# Bewaarplaats service image: `bewaar serve` (scheduler + web app) on port 8000.
+# Bewaarplaats image: `bewaar serve` (scheduler + web app) on port 8000; also `bewaar worker`.
 # The web app's style sheets, fonts and API-docs scripts come from the npm registry, pinned by
 # package-lock.json; only the copied files reach the image (no node at run time).
 FROM node:20-bookworm-slim AS assets
@@ -25,7 +25,8 @@ COPY archivist ./archivist
 COPY bewaar ./bewaar
 COPY --from=assets /src/bewaar/web/static/vendor ./bewaar/web/static/vendor
 RUN pip install --no-cache-dir -c constraints.txt ".[postgres,s3]"
-RUN useradd --system --home /data --uid 10001 bewaar && mkdir -p /data && chown bewaar /data
+RUN useradd --system --home /data --uid 10001 bewaar && mkdir -p /data /home/bewaar/work \
+    && chown bewaar /data /home/bewaar/work  # /home/bewaar/work: a `bewaar worker`'s own folder
 USER bewaar
 VOLUME ["/data"]
 EXPOSE 8000

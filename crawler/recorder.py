@@ -57,6 +57,8 @@ class WarcRecorder:
         self._digest_rows: list[dict[str, Any]] = []
         self._skipped: list[dict[str, Any]] = []
         self._skipped_seen: set[str] = set()
+        self._closed_msgs: list[dict[str, Any]] = []  # "warc" messages waiting for their rows
+        self._closed_pending = False
         self._last_flush = time.monotonic()
         self._last_progress = 0.0
         self.pages = 0
@@ -135,15 +137,17 @@ class WarcRecorder:
         return self.digests.get(digest)
 
     def _on_close(self, closed: ClosedWarc) -> None:
+        # The file is registered only after the captures pointing into it, including the one
+        # whose record made it rotate (appended after this call): ``flush`` sends it then.
         self.closed_warcs.append(closed)
-        self.flush(force=True)  # captures pointing into the file first, then the file itself
-        self._send({
+        self._closed_msgs.append({
             "type": "warc", "filename": closed.path.name, "path": str(closed.path),
             "size": closed.size, "sha256": closed.sha256, "sha512": closed.sha512,
             "records": closed.records,
             "cdxj_path": str(closed.cdxj_path) if closed.cdxj_path else None,
             "cdxj_sha256": closed.cdxj_sha256,
         })
+        self._closed_pending = True
 
     # -- records ---------------------------------------------------------------------------
     def stored_response(self, url: str) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
@@ -194,7 +198,7 @@ class WarcRecorder:
             f"{rec.warc_date} {ex.status} {len(ex.response)} {ex.url} {rec.record_type} "
             f"{request.meta.get('bewaar_kind', '-')} {ex.ip or '-'}\n"
         )
-        self.flush()
+        self.flush(force=self._closed_pending)
         self.progress()
 
     def record_failure(self, request: Request, message: str) -> None:
@@ -226,6 +230,7 @@ class WarcRecorder:
     def flush(self, force: bool = False) -> None:
         pending = len(self._captures) + len(self._skipped) + len(self._digest_rows)
         if not pending:
+            self._send_closed()
             return
         now = time.monotonic()
         if not force and pending < BATCH_ROWS and now - self._last_flush < BATCH_SECONDS:
@@ -237,6 +242,13 @@ class WarcRecorder:
                 "digests": self._digest_rows}
         self._captures, self._skipped, self._digest_rows = [], [], []
         self._send(rows)
+        self._send_closed()
+
+    def _send_closed(self) -> None:
+        """The files closed since the last flush, after the rows that point into them."""
+        msgs, self._closed_msgs, self._closed_pending = self._closed_msgs, [], False
+        for msg in msgs:
+            self._send(msg)
 
     def progress(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -3,6 +3,9 @@
 ``@tracked(kind)`` turns a body ``f(ctx, target, *args)`` into a job ``f(target, *args)`` that
 takes the database lock ``kind:target`` (so a site or source never runs twice at once, also not
 from two service processes), records a ``JobRun`` (start, end, result, error) and an audit row.
+The same jobs run in `bewaar worker` from the task queue (``scheduler.tasks``); one run again
+after its worker went silent takes the dead run over first (``scheduler.takeover``).
+``harvest_window`` is the ``harvest_window`` setting's job: one harvest of the due sites.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +27,7 @@ from archive.models import JobRun, utcnow
 from archive.settings import Settings, load_settings
 from bewaar.services.audit import SERVICE
 from bewaar.services.audit import record as audit_row
-from scheduler import locks
+from scheduler import locks, takeover
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,10 @@ class Runtime:
     sessions: sessionmaker[Session]
     owner: str
     lock_ttl: float = 60.0
+    # Set when a `bewaar worker` runs the job from the task queue (scheduler.tasks): the
+    # queue's job id and which attempt this is (above 1: its earlier worker went silent).
+    queue_job: int | None = None
+    queue_attempt: int = 1
 
 
 _local = threading.local()
@@ -95,11 +103,19 @@ def tracked(kind: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
                 **kwargs: Any) -> dict[str, Any]:
             rt = runtime()
             lock = f"{kind}:{target}"
+            took: dict[str, Any] = {}
+            if rt.queue_job is not None and rt.queue_attempt > 1:
+                took = takeover.take_over(rt, kind, target, lock)
+                if took:
+                    retry_of, attempt = took["job_run"], took["attempt"]
+                    if took.get("resume_run_id") is not None:
+                        kwargs["resume_run_id"] = took["resume_run_id"]
             record = JobRun(
                 kind=kind, target=target, func=ref, args=[target, *args], owner=rt.owner,
                 retry_of=retry_of, attempt=attempt, result={"kwargs": kwargs} if kwargs else {},
+                job_id=f"queue:{rt.queue_job}" if rt.queue_job is not None else None,
             )
-            if not locks.acquire(rt.sessions, lock, rt.owner, rt.lock_ttl):
+            if not takeover.acquire(rt, lock, patient=bool(took)):
                 other = locks.holder(rt.sessions, lock)
                 with rt.sessions() as db:
                     record.status = "skipped"
@@ -145,6 +161,14 @@ def tracked(kind: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
     return decorate
 
 
+def _finished(ctx: JobContext, run_id: int) -> bool:
+    from archive.models import CrawlRun
+
+    with ctx.sessions() as db:
+        crawl = db.get(CrawlRun, run_id)
+        return crawl is not None and crawl.status == "finished"
+
+
 @tracked("crawl")
 def crawl_site(ctx: JobContext, name: str, resume_run_id: int | None = None) -> dict[str, Any]:
     """Crawl a registered site (or resume an interrupted run of it), then index, QA and seal."""
@@ -155,8 +179,23 @@ def crawl_site(ctx: JobContext, name: str, resume_run_id: int | None = None) -> 
         if isinstance(run_id, int):
             ctx.note(crawl_run_id=run_id)
 
+    if resume_run_id is not None and _finished(ctx, resume_run_id):
+        # taken over after its crawl had ended: only the after-steps are left
+        from bewaar.services.crawls import after_crawl
+        from bewaar.services.queries import get_run
+
+        ctx.note(crawl_run_id=resume_run_id, resumed_from=resume_run_id)
+        steps = after_crawl(ctx.settings, SERVICE, resume_run_id)
+        with ctx.sessions() as db:
+            done = get_run(db, resume_run_id)
+            return {"crawl_run_id": done.id, "crawl_status": done.status, "pages": done.pages,
+                    "bytes": done.bytes, "errors": done.errors, "revisits": done.revisits,
+                    "after_crawl": steps}
     if resume_run_id is not None:
         ctx.note(crawl_run_id=resume_run_id, resumed_from=resume_run_id)
+        aside = takeover.set_aside_foreign_open_files(ctx.settings, resume_run_id)
+        if aside:
+            ctx.note(set_aside=aside)
         result, after = crawl(ctx.settings, SERVICE, resume=resume_run_id, progress=progress)
     else:
         result, after = crawl(ctx.settings, SERVICE, site=name, progress=progress)
@@ -187,4 +226,61 @@ def export_chat(ctx: JobContext, name: str) -> dict[str, Any]:
     }
 
 
-JOB_FUNCS = {"crawl": "scheduler.jobs:crawl_site", "chat": "scheduler.jobs:export_chat"}
+def due_sites(ctx: JobContext) -> list[str]:
+    """The sites a harvest window takes: active sites whose schedule fired since the last
+    finished window began (a day back for the first) and that finished no crawl since it
+    fired (a killed window's finished sites are not crawled again), and those whose last run
+    is unfinished (a killed window's: resumed)."""
+    from sqlalchemy import func, select
+
+    from archive.models import CrawlRun, Site
+    from crawler.harvest import unfinished_runs
+    from scheduler.cron import parse_cron
+
+    now = utcnow()
+    with ctx.sessions() as db:
+        last = db.scalar(select(JobRun.started_at)
+                         .where(JobRun.kind == "harvest", JobRun.status == "finished",
+                                JobRun.id != ctx.job_run_id)
+                         .order_by(JobRun.started_at.desc()).limit(1))
+        sites = list(db.execute(select(Site.name, Site.schedule)
+                                .where(Site.retired_at.is_(None), Site.schedule.is_not(None))
+                                .order_by(Site.name)))
+        crawled: dict[str, Any] = {name: at for name, at in db.execute(
+            select(Site.name, func.max(CrawlRun.started_at))
+            .join(CrawlRun, CrawlRun.site_id == Site.id)
+            .where(CrawlRun.status == "finished", CrawlRun.kind == "crawl")
+            .group_by(Site.name))}
+    since = locks.as_utc(last) if last is not None else now - timedelta(days=1)
+    due = []
+    for name, cron in sites:
+        try:
+            fire = parse_cron(str(cron)).get_next_fire_time(None, since)
+        except Exception as exc:  # noqa: BLE001 - a bad row must not stop the others
+            log.error("site %s: schedule %r: %s", name, cron, exc)
+            continue
+        last_crawl = crawled.get(name)
+        if fire is not None and fire <= now \
+                and (last_crawl is None or locks.as_utc(last_crawl) < fire):
+            due.append(name)
+    unfinished = unfinished_runs(ctx.settings, [n for n, _ in sites])
+    return sorted({*due, *unfinished})
+
+
+@tracked("harvest")
+def harvest_window(ctx: JobContext, name: str) -> dict[str, Any]:
+    """The harvest window (``harvest_window``): every due site at once, each its own run."""
+    from bewaar.services.harvesting import harvest
+
+    due = due_sites(ctx)
+    ctx.note(sites=due)
+    if not due:
+        return {"sites": [], "failed": 0}
+    result = harvest(ctx.settings, SERVICE, sites=due)
+    return {"sites": due, "failed": result["failed"], "seconds": result["seconds"],
+            "runs": [{k: r.get(k) for k in ("site", "run_id", "status", "pages", "package",
+                                             "error")} for r in result["runs"]]}
+
+
+JOB_FUNCS = {"crawl": "scheduler.jobs:crawl_site", "chat": "scheduler.jobs:export_chat",
+             "harvest": "scheduler.jobs:harvest_window"}

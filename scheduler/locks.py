@@ -46,6 +46,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def pid_running(pid: int) -> bool:
+    """Process ``pid`` on this host runs (a zombie, exited and not yet reaped, does not)."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
 def owner_dead(owner: str, last_seen: datetime | None, ttl: float) -> bool:
     """True when the process named ``owner`` is gone: by pid on this host, else by silence."""
     host, _, rest = owner.partition(":")

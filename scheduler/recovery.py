@@ -1,6 +1,8 @@
 """Recovery at start (and now and then while running): job runs left "running" by a service
 process that died are marked interrupted; an interrupted crawl is resumed from its crawl run,
-any other job is retried, up to ``MAX_ATTEMPTS`` attempts."""
+any other job is retried, up to ``MAX_ATTEMPTS`` attempts. Runs of `bewaar worker` jobs
+(``job_id`` "queue:…") are left to the task queue, which retries a job whose worker went
+silent (``scheduler.tasks.retry_stalled``, ``scheduler.jobs.take_over``)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ MAX_ATTEMPTS = 3
 Enqueue = Callable[[str, list[Any], dict[str, Any]], str]
 
 
-def _interrupted_crawl(db: Session, run: JobRun, ttl: float) -> int | None:
+def interrupted_crawl(db: Session, run: JobRun, ttl: float) -> int | None:
     """Mark the crawl run(s) the dead job left running as interrupted; return the one to resume."""
     if run.crawl_run_id is not None:
         candidates = [db.get(CrawlRun, run.crawl_run_id)]
@@ -58,6 +60,8 @@ def recover(sessions: sessionmaker[Session], me: str, ttl: float, enqueue: Enque
         for run in candidates:
             if run.owner == me or not locks.owner_dead(run.owner, run.heartbeat_at, ttl):
                 continue
+            if (run.job_id or "").startswith("queue:"):
+                continue  # the task queue retries it when its worker stalls (scheduler.tasks)
             # Only one recovering process wins each run.
             won = db.execute(
                 update(JobRun)
@@ -70,7 +74,7 @@ def recover(sessions: sessionmaker[Session], me: str, ttl: float, enqueue: Enque
             dead_owners.add(run.owner)
             kwargs: dict[str, Any] = {}
             if run.kind == "crawl":
-                resume = _interrupted_crawl(db, run, ttl)
+                resume = interrupted_crawl(db, run, ttl)
                 if resume is not None:
                     kwargs["resume_run_id"] = resume
             action = "retry" if run.attempt < MAX_ATTEMPTS else "give up"

@@ -3,6 +3,10 @@
 Several service processes may share one database. Each fire time of a stored job is claimed in
 ``job_claims`` before it runs, so exactly one process runs it; the per-target database lock
 (``scheduler.locks``) keeps two runs of one site or source apart, scheduled or on demand.
+
+With ``task_queue = "postgres"`` the service only schedules: a claimed fire time, a "run now"
+and a retry are deferred to the task queue (``scheduler.tasks``) and `bewaar worker` processes
+run them (``QueueingExecutor``).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ log = logging.getLogger(__name__)
 JOBS_TABLE = "apscheduler_jobs"
 
 
-def _claim_key(run_time: datetime) -> str:
+def claim_key(run_time: datetime) -> str:
+    """A fire time as it is claimed in ``job_claims``."""
     return run_time.astimezone(UTC).isoformat(timespec="microseconds")
 
 
@@ -68,7 +73,7 @@ class ClaimingExecutor(ThreadPoolExecutor):
 
     def _claim(self, job_id_: str, run_time: datetime) -> bool:
         with self.runtime.sessions() as db:
-            return locks.insert_once(db, JobClaim(job_id=job_id_, run_time=_claim_key(run_time),
+            return locks.insert_once(db, JobClaim(job_id=job_id_, run_time=claim_key(run_time),
                                                   owner=self.runtime.owner))
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
@@ -96,6 +101,33 @@ class ClaimingExecutor(ThreadPoolExecutor):
         self._pool.submit(call).add_done_callback(done)
 
 
+class QueueingExecutor(ThreadPoolExecutor):
+    """With the task queue on: a fire time this process claims first is deferred to the queue
+    (``scheduler.tasks.defer``), for a `bewaar worker` to run; nothing runs here."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(2)
+        self.runtime = runtime
+
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        from scheduler import tasks
+
+        settings, owner = self.runtime.settings, self.runtime.owner
+
+        def call() -> list[str | None]:
+            return [tasks.defer(settings, job.func_ref, list(job.args), dict(job.kwargs),
+                                claim=(job.id, t), owner=owner) for t in run_times]
+
+        def done(f: Any) -> None:
+            exc = f.exception()
+            if exc:
+                self._run_job_error(job.id, exc, getattr(exc, "__traceback__", None))
+            else:
+                self._run_job_success(job.id, [])
+
+        self._pool.submit(call).add_done_callback(done)
+
+
 class Service:
     """Scheduler, schedule sync, heartbeats and recovery for one service process."""
 
@@ -116,13 +148,22 @@ class Service:
         self.sync_seconds = sync_seconds
         self.lock_ttl = lock_ttl
         self.runtime = Runtime(settings, self.sessions, self.owner, lock_ttl)
+        if settings.harvest_window:
+            parse_cron(settings.harvest_window)  # a bad window stops the start (ScheduleError)
+        self.queued = settings.task_queue == "postgres"  # jobs go to `bewaar worker`s
+        if self.queued:
+            from scheduler import tasks
+
+            tasks.ensure_schema(settings)
+        executor: ThreadPoolExecutor = (QueueingExecutor(self.runtime) if self.queued
+                                        else ClaimingExecutor(self.runtime, max_workers))
         self.scheduler = BackgroundScheduler(
             jobstores={
                 "default": SharedJobStore(engine=engine, tablename=JOBS_TABLE),
                 "internal": MemoryJobStore(),
             },
             executors={
-                "default": ClaimingExecutor(self.runtime, max_workers),
+                "default": executor,
                 "internal": ThreadPoolExecutor(2),
             },
             job_defaults={"coalesce": True, "misfire_grace_time": misfire_grace,
@@ -199,11 +240,14 @@ class Service:
     def desired(self) -> dict[str, tuple[str, str, str]]:
         """job id -> (function, target, cron) from the database."""
         want: dict[str, tuple[str, str, str]] = {}
+        window = self.settings.harvest_window
+        if window:  # one harvest of the due sites instead of a crawl per schedule
+            want[job_id("harvest", "window")] = (JOB_FUNCS["harvest"], "window", window)
         with self.sessions() as db:
             for name, cron in db.execute(
                 select(Site.name, Site.schedule).where(Site.schedule.is_not(None))
             ):
-                if cron:
+                if cron and not window:
                     want[job_id("crawl", name)] = (JOB_FUNCS["crawl"], name, cron)
             for source, cron in db.execute(select(ChatSchedule.source, ChatSchedule.cron)):
                 want[job_id("chat", source)] = (JOB_FUNCS["chat"], source, cron)
@@ -213,7 +257,7 @@ class Service:
         """Make the stored jobs match the schedules in the database."""
         want = self.desired()
         have = {j.id: j for j in self.scheduler.get_jobs(jobstore="default")
-                if j.id.startswith(("crawl:", "chat:"))}
+                if j.id.startswith(("crawl:", "chat:", "harvest:"))}
         for jid, (func, target, cron) in want.items():
             job = have.get(jid)
             if job is not None and job.name == cron:
@@ -239,6 +283,8 @@ class Service:
     # On demand ----------------------------------------------------------------------------
     def add_job(self, func: str, args: list[Any], kwargs: dict[str, Any] | None = None, *,
                 trigger: BaseTrigger | None = None, prefix: str = "now") -> str:
+        if self.queued and trigger is None:
+            return _deferred(self.settings, func, args, kwargs)
         jid = f"{prefix}:{uuid.uuid4().hex}"
         self.scheduler.add_job(func, trigger=trigger or DateTrigger(utcnow()), args=args,
                                kwargs=kwargs or {}, id=jid, name=prefix, jobstore="default",
@@ -253,7 +299,10 @@ class Service:
 def enqueue(settings: Settings, func: str, args: list[Any], kwargs: dict[str, Any] | None = None,
             *, trigger: BaseTrigger | None = None, job_id_: str | None = None) -> str:
     """Store a job in the shared job store without running a scheduler here; a running service
-    picks it up within its sync interval."""
+    picks it up within its sync interval. With the task queue on (and no trigger) the job is
+    queued for a `bewaar worker` at once."""
+    if settings.task_queue == "postgres" and trigger is None:
+        return _deferred(settings, func, args, kwargs)
     sessions = open_db(settings)
     engine = sessions.kw["bind"]
     idle = BackgroundScheduler(timezone=TIMEZONE)  # never started: only builds the Job
@@ -271,3 +320,12 @@ def enqueue(settings: Settings, func: str, args: list[Any], kwargs: dict[str, An
     except ConflictingIdError:
         store.update_job(job)
     return jid
+
+
+def _deferred(settings: Settings, func: str, args: list[Any],
+              kwargs: dict[str, Any] | None) -> str:
+    """Queue a job for a worker now; the id is ``queue:ID``, or ``queued-already`` when a job
+    for the same target waits in the queue."""
+    from scheduler import tasks
+
+    return tasks.defer(settings, func, args, kwargs) or "queued-already"

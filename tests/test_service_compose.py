@@ -28,6 +28,18 @@ def test_compose_file_is_complete_and_local_only() -> None:
     assert "/healthz" in " ".join(services["service"]["healthcheck"]["test"])
     assert services["service"]["command"][:2] == ["bewaar", "serve"]
     assert services["replay"]["command"][0] == "wayback"
+    # the workers: the task queue in the same PostgreSQL, their own home, the shared storage
+    worker, service = services["worker"], services["service"]
+    assert worker["command"][:2] == ["bewaar", "worker"]
+    assert worker["deploy"]["replicas"] >= 2 and "ports" not in worker
+    assert worker["env_file"] == service["env_file"]
+    for svc in (worker, service):
+        assert svc["environment"]["BEWAAR_TASK_QUEUE"] == "postgres"
+    assert worker["environment"]["BEWAAR_STORAGE_URL"] == service["environment"][
+        "BEWAAR_STORAGE_URL"]
+    assert worker["environment"]["BEWAAR_HOME"] != service["environment"]["BEWAAR_HOME"]
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+    assert not {"redis", "rabbitmq"} & set(services)  # no broker beside PostgreSQL
     named = set(spec["volumes"])
     used = {v.split(":")[0] for svc in services.values() for v in svc.get("volumes", [])}
     assert used <= named and {"pgdata", "archive"} <= named

@@ -17,6 +17,7 @@ from bewaar.cli.common import EXIT_UNUSABLE, print_error, start
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "bewaar.cli.sites": ("site",),
     "bewaar.cli.service": ("serve", "schedule", "user", "token"),
+    "bewaar.cli.worker": ("worker",),
     "bewaar.cli.crawl": ("crawl", "runs", "run"),
     "bewaar.cli.harvest": ("harvest",),
     "bewaar.cli.imports": ("import",),

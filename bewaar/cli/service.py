@@ -33,7 +33,9 @@ def serve(
 ) -> None:
     """Run the scheduler and the web app (UI and /api) in one process.
 
-    Interrupted runs of a process that died are marked and resumed or retried at start.
+    Interrupted runs of a process that died are marked and resumed or retried at start. With
+    task_queue = "postgres" it only schedules: the due jobs go to the task queue and `bewaar
+    worker` processes run them.
 
     Example:
 
@@ -176,8 +178,13 @@ def schedule_run(
     s = settings()
     data = request_run(s, cli_actor(), kind, target,
                        lambda k, t: enqueue(s, JOB_FUNCS[k], [t]))
-    console.print(f"{kind} {target} queued as job {data['job_id']}; a running `bewaar serve` "
-                  f"starts it", highlight=False, soft_wrap=True)
+    runner = "a `bewaar worker`" if s.task_queue == "postgres" else "a running `bewaar serve`"
+    if data["job_id"] == "queued-already":
+        console.print(f"{kind} {target} is waiting in the queue already; {runner} starts it",
+                      highlight=False, soft_wrap=True)
+        return
+    console.print(f"{kind} {target} queued as job {data['job_id']}; {runner} starts it",
+                  highlight=False, soft_wrap=True)
 
 
 def _password(env: str, *, what: str = "password") -> str:
