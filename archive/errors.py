@@ -11,7 +11,23 @@ from typing import Any
 
 
 class BewaarError(Exception):
-    """Root of every error Bewaarplaats raises on purpose."""
+    """Root of every error Bewaarplaats raises on purpose.
+
+    The message may be a template with named ``%(name)s`` / ``%(name)r`` parameters given as
+    keywords: ``NotFoundError("no site named %(name)r", name=name)``. ``str()`` is the English
+    text, filled in; ``template`` and ``params`` let a face show it in another language
+    (bewaar/web/i18n.py). A parameter that is a :class:`Word` is translated too."""
+
+    def __init__(self, message: Any = "", *args: Any, **params: Any) -> None:
+        text = str(message)
+        super().__init__(text % params if params else text, *args)
+        self.template = text
+        self.params = params
+
+
+class Word(str):
+    """A word a message embeds that a face translates with it: a state, a decision, a step
+    (``state=Word(dl.state)``); other parameters (names, numbers, paths) are shown as given."""
 
 
 class SettingsError(BewaarError):
@@ -48,8 +64,9 @@ class Finding:
 class ValidationError(BewaarError):
     """An archive did not verify; ``findings`` lists every problem found."""
 
-    def __init__(self, message: str, findings: list[Finding] | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, findings: list[Finding] | None = None,
+                 **params: Any) -> None:
+        super().__init__(message, **params)
         self.findings: list[Finding] = list(findings or [])
 
     def __str__(self) -> str:

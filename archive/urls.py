@@ -12,8 +12,14 @@ import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from archive.errors import BewaarError
+
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+class SeedError(BewaarError, ValueError):
+    """A URL that is no usable seed (a ValueError too, as it always was)."""
 
 
 def _check_host(host: str, url: str) -> str:
@@ -25,39 +31,40 @@ def _check_host(host: str, url: str) -> str:
     try:
         ascii_host = host.encode("idna").decode("ascii")
     except UnicodeError:
-        raise ValueError(f"bad host name in URL: {url!r}") from None
+        raise SeedError("bad host name in URL: %(url)r", url=url) from None
     labels = ascii_host.rstrip(".").split(".")
     if not all(_LABEL.fullmatch(label) for label in labels):
-        raise ValueError(f"bad host name {host!r} in URL: {url!r}")
+        raise SeedError("bad host name %(host)r in URL: %(url)r", host=host, url=url)
     if len(labels) < 2 and ascii_host != "localhost":
-        raise ValueError(f"{url!r} is not a web address: the host {host!r} has no domain "
-                         f"(like www.example.nl)")
+        raise SeedError("%(url)r is not a web address: the host %(host)r has no domain "
+                        "(like www.example.nl)", url=url, host=host)
     return ascii_host
 
 
 def normalise_seed(url: str) -> str:
-    """Return a usable http(s) seed URL or raise ValueError with a clear reason."""
+    """Return a usable http(s) seed URL or raise SeedError (a ValueError) with a clear
+    reason."""
     text = url.strip()
     if not text:
-        raise ValueError("empty URL")
+        raise SeedError("empty URL")
     if _BAD_CHARS.search(text):
-        raise ValueError(f"URL with white space or control characters: {url!r}")
+        raise SeedError("URL with white space or control characters: %(url)r", url=url)
     if "://" not in text:
         text = "http://" + text
     parts = urlsplit(text)
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError(f"not an http(s) URL: {url!r}")
+        raise SeedError("not an http(s) URL: %(url)r", url=url)
     if not parts.hostname:
-        raise ValueError(f"URL without a host: {url!r}")
+        raise SeedError("URL without a host: %(url)r", url=url)
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"bad port in URL: {url!r}") from None
+        raise SeedError("bad port in URL: %(url)r", url=url) from None
     host = _check_host(parts.hostname, url)
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port is None else f"{host}:{port}"
     if parts.username or parts.password:
-        raise ValueError(f"URL with a user name or password: {url!r} (never put secrets "
-                         f"in a seed)")
+        raise SeedError("URL with a user name or password: %(url)r (never put secrets in a "
+                        "seed)", url=url)
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))

@@ -116,7 +116,7 @@ def import_files(settings: Settings, source_name: str, files: list[Path],
             before_write=lambda data, rooms: _before_write(data, rooms, header, parsed, bundle,
                                                            source))
 
-    with _collector_paused():
+    with collector_paused():
         result = run_export(settings, source_name, job, progress)
     parsed: ParsedExport = state["parsed"]
     attachments = missing = 0
@@ -131,12 +131,13 @@ def import_files(settings: Settings, source_name: str, files: list[Path],
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while an import runs. An import makes hundreds of
-    thousands of objects that live until it ends (the messages, their events, the rows);
-    the collector would walk all of them again and again as they pile up (about a tenth of
-    an import's time), while they hold next to no cycles. Reference counting still frees
-    everything else; the collector runs again as before when the import is done."""
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while an import runs (and its messages are indexed for
+    search). An import makes hundreds of thousands of objects that live until it ends (the
+    messages, their events, the rows, the documents); the collector would walk all of them
+    again and again as they pile up (about a tenth of an import's time), while they hold next
+    to no cycles. Reference counting still frees everything else; the collector runs again as
+    before when the import is done. Nested uses leave it to the outermost."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

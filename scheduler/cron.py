@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from archive.errors import BewaarError
+from archive.errors import BewaarError, Word
 
 TIMEZONE = ZoneInfo("Europe/Amsterdam")
 ALIASES = {
@@ -24,10 +24,10 @@ ALIASES = {
     "@monthly": "0 0 1 * *",
 }
 _DOW_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-HELP = (
+HELP = Word(
     "use 5 fields 'minute hour day month weekday' (e.g. '0 3 * * *' = daily at 03:00), "
     "6 fields with seconds first (e.g. '*/30 * * * * *'), or @hourly/@daily/@weekly/@monthly"
-)
+)  # a Word: the web app shows it translated inside the messages below
 
 
 class ScheduleError(BewaarError):
@@ -40,7 +40,7 @@ def _crontab_weekdays(field: str) -> str:
     def name(match: re.Match[str]) -> str:
         n = int(match.group(0))
         if n > 7:
-            raise ScheduleError(f"weekday {n} is out of range 0-7")
+            raise ScheduleError("weekday %(n)s is out of range 0-7", n=n)
         return _DOW_NAMES[n]
 
     return re.sub(r"(?<![/\d])\d+", name, field)
@@ -54,7 +54,8 @@ def parse_cron(expr: str, timezone: ZoneInfo = TIMEZONE) -> CronTrigger:
     if len(fields) == 5:
         fields = ["0", *fields]
     if len(fields) != 6:
-        raise ScheduleError(f"bad cron expression {expr!r}: {len(fields)} fields; {HELP}")
+        raise ScheduleError("bad cron expression %(cron)r: %(n)s fields; %(help)s", cron=expr,
+                            n=len(fields), help=HELP)
     second, minute, hour, day, month, dow = fields
     try:
         trigger = CronTrigger(
@@ -62,11 +63,13 @@ def parse_cron(expr: str, timezone: ZoneInfo = TIMEZONE) -> CronTrigger:
             day_of_week=_crontab_weekdays(dow), timezone=timezone,
         )
     except ScheduleError as exc:
-        raise ScheduleError(f"bad cron expression {expr!r}: {exc}; {HELP}") from None
+        raise ScheduleError("bad cron expression %(cron)r: %(reason)s; %(help)s", cron=expr,
+                            reason=str(exc), help=HELP) from None
     except (ValueError, TypeError) as exc:
-        raise ScheduleError(f"bad cron expression {expr!r}: {exc}; {HELP}") from None
+        raise ScheduleError("bad cron expression %(cron)r: %(reason)s; %(help)s", cron=expr,
+                            reason=str(exc), help=HELP) from None
     if trigger.get_next_fire_time(None, datetime.now(timezone)) is None:
-        raise ScheduleError(f"cron expression {expr!r} never fires")
+        raise ScheduleError("cron expression %(cron)r never fires", cron=expr)
     return trigger
 
 

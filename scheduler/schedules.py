@@ -60,12 +60,13 @@ def set_schedule(db: Session, kind: str, target: str, cron: str) -> ScheduleEntr
     if kind == "crawl":
         site = db.scalar(select(Site).where(Site.name == target))
         if site is None:
-            raise ScheduleError(f"no site named {target!r} (see `bewaar site list`)")
+            raise ScheduleError("no site named %(name)r (see `bewaar site list`)", name=target)
         old = site.schedule
         site.schedule = cron
     elif kind == "chat":
         if _chat_source_exists(db, target) is False:
-            raise ScheduleError(f"no chat source named {target!r} (see `bewaar chat list`)")
+            raise ScheduleError("no chat source named %(name)r (see `bewaar chat list`)",
+                                name=target)
         row = db.scalar(select(ChatSchedule).where(ChatSchedule.source == target))
         old = row.cron if row else None
         if row is None:
@@ -73,7 +74,7 @@ def set_schedule(db: Session, kind: str, target: str, cron: str) -> ScheduleEntr
         else:
             row.cron = cron
     else:
-        raise ScheduleError(f"unknown schedule kind {kind!r}")
+        raise ScheduleError("unknown schedule kind %(kind)r", kind=kind)
     return ScheduleEntry(kind, target, cron, job_id(kind, target), next_fire(cron), old)
 
 
@@ -82,19 +83,19 @@ def remove_schedule(db: Session, kind: str, target: str) -> str:
     if kind == "crawl":
         site = db.scalar(select(Site).where(Site.name == target))
         if site is None:
-            raise ScheduleError(f"no site named {target!r} (see `bewaar site list`)")
+            raise ScheduleError("no site named %(name)r (see `bewaar site list`)", name=target)
         if site.schedule is None:
-            raise ScheduleError(f"site {target!r} has no schedule")
+            raise ScheduleError("site %(name)r has no schedule", name=target)
         old = site.schedule
         site.schedule = None
     elif kind == "chat":
         row = db.scalar(select(ChatSchedule).where(ChatSchedule.source == target))
         if row is None:
-            raise ScheduleError(f"chat source {target!r} has no schedule")
+            raise ScheduleError("chat source %(name)r has no schedule", name=target)
         old = row.cron
         db.delete(row)
     else:
-        raise ScheduleError(f"unknown schedule kind {kind!r}")
+        raise ScheduleError("unknown schedule kind %(kind)r", kind=kind)
     return old
 
 

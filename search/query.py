@@ -97,16 +97,19 @@ def _tokens(text: str) -> list[tuple[str, object]]:
             prefix = chunk.endswith("*")
             body = chunk.rstrip("*")
             if "*" in body:
-                raise QueryError(f"{chunk!r}: * goes at the end of a word (vergader*)")
+                raise QueryError("%(chunk)r: * goes at the end of a word (vergader*)",
+                                 chunk=chunk)
             found = [fold(w) for w in WORD.findall(body)]
             if not found:
                 if prefix:
                     raise QueryError("* alone: put at least two letters before it (vergader*)")
                 continue  # punctuation only: a separator
             if prefix and len(found) > 1:
-                raise QueryError(f"{chunk!r}: a prefix* is one word (without - . or ')")
+                raise QueryError("%(chunk)r: a prefix* is one word (without - . or ')",
+                                 chunk=chunk)
             if prefix and len(found[0]) < 2:
-                raise QueryError(f"{chunk!r}: put at least two letters before * (ve*)")
+                raise QueryError("%(chunk)r: put at least two letters before * (ve*)",
+                                 chunk=chunk)
             node: Node = (Term(found[0], prefix) if len(found) == 1
                           else Phrase(tuple(found)))
             if negate:
@@ -164,7 +167,7 @@ class _Parser:
         if kind == ")":
             raise QueryError("unbalanced brackets: a ) without its (")
         if kind == "op":
-            raise QueryError(f"{value} without a word before it: write a {value} b")
+            raise QueryError("%(op)s without a word before it: write a %(op)s b", op=value)
         assert isinstance(value, (Term, Phrase))
         return value
 
@@ -191,12 +194,12 @@ def parse(text: str) -> Node:
     if not text:
         raise QueryError("an empty query: give one or more words")
     if len(text) > MAX_QUERY:
-        raise QueryError(f"the query is longer than {MAX_QUERY} characters")
+        raise QueryError("the query is longer than %(max)s characters", max=MAX_QUERY)
     tokens = _tokens(text)
     if not any(k == "word" for k, _ in tokens):
         raise QueryError("the query has no words (letters or digits) to look for")
     if sum(k == "word" for k, _ in tokens) > MAX_TERMS:
-        raise QueryError(f"the query has more than {MAX_TERMS} words or phrases")
+        raise QueryError("the query has more than %(max)s words or phrases", max=MAX_TERMS)
     parser = _Parser(tokens)
     node = parser.parse_or()
     if parser.peek() is not None:

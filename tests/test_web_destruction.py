@@ -54,7 +54,7 @@ def test_a_list_goes_through_four_eyes_on_the_web(no_wait: None, depot: Any,  # 
     assert listed == {ids["weg"], ids["ook"]}
     assert page.xpath("//form[@id='review']") == []  # not offered to its author …
     own = step(anna, f"/retention/destruction/{list_id}/review", verdict="approve")
-    assert own.status_code == 400 and "four eyes" in own.text  # … and refused when sent
+    assert own.status_code == 400 and "(vier ogen)" in own.text  # … and refused when sent
     assert state(server, list_id) == "proposed"
 
     # another records manager: rejecting needs a reason, shown beside the field

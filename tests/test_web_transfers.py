@@ -40,7 +40,7 @@ def test_a_records_manager_confirms_a_transfer(depot: Any, server: Server,  # no
         "overgebracht (bevestigd door rik)")
     # a second confirmation is refused, with the reason on the page; nothing changes
     again = rik.post(f"/retention/transfers/{sip}/confirm", data={"csrf": csrf(page)})
-    assert again.status_code == 400 and "confirmed already" in again.text
+    assert again.status_code == 400 and "is al bevestigd (door rik op" in again.text
     rows = sql(server, "SELECT actor, outcome FROM audit_log WHERE action = 'transfer.confirm' "
                        "ORDER BY id")
     assert [tuple(r) for r in rows] == [("rik", "ok"), ("rik", "failed")]  # aud: refused at 403

@@ -278,7 +278,7 @@ def test_the_woo_pages(bewaar: Any, server: Any) -> None:  # noqa: F811
     kinds = {r[0]: r[1] for r in rows}
     assert "chatgesprek" in kinds.values()
     early = rik.post("/woo/1/export", data={"csrf": token})
-    assert early.status_code == 400 and "undecided documents" in early.text
+    assert early.status_code == 400 and "documenten zonder besluit" in early.text
     assert rik.post("/woo/1/redact", data={"csrf": token, "phrase": NAME,
                                            "ground": "5.1.2e"}).status_code == 303
     for number, kind in kinds.items():
@@ -303,3 +303,21 @@ def test_the_woo_pages(bewaar: Any, server: Any) -> None:  # noqa: F811
             assert other.get("/api/woo/1").status_code == 403
     with server.as_("rik") as api:
         assert api.get("/api/woo/1").json()["package_id"]
+
+
+def test_a_selection_is_located_at_its_own_place() -> None:
+    """A passage selected in the browser is found where it was selected: at its offsets when
+    the text there is the selection, else by its occurrence; a guess is refused."""
+    from woo.redact import RedactionError, locate
+
+    text = "ok\nJan: ok 🙂 ok\nok"
+    assert locate(text, "ok", 13) == (13, 15)  # the offsets fit: that place
+    assert text[13:15] == "ok"
+    assert locate(text, "ok", 99, 2) == (13, 15)  # offsets off (counted otherwise): the 3rd
+    assert locate(text, "Jan", None) == (3, 6)  # once only: there
+    with pytest.raises(RedactionError, match="occurs 4 times"):
+        locate(text, "ok", None)
+    with pytest.raises(RedactionError, match="not in the document"):
+        locate(text, "niet", 0)
+    with pytest.raises(RedactionError, match="select the text"):
+        locate(text, "  ", 0)

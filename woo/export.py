@@ -123,7 +123,7 @@ def pdf_bytes(req: ExportRequest, d: ExportDoc, r: Redacted) -> bytes:
     try:
         return render(doc)
     except PdfError as exc:
-        raise ExportError(f"{d.ident}: {exc}") from None
+        raise ExportError("%(doc)s: %(reason)s", doc=d.ident, reason=str(exc)) from None
 
 
 def build(req: ExportRequest, docs: list[ExportDoc]) -> dict[str, bytes]:
@@ -150,8 +150,9 @@ def build(req: ExportRequest, docs: list[ExportDoc]) -> dict[str, bytes]:
                                req.organisation, req.organisation_id)
             found = problems(xml)
             if found:
-                raise ExportError(f"the DiWoo metadata of {d.ident} does not validate "
-                                  f"against the DiWoo XSD: {'; '.join(found[:3])}")
+                raise ExportError("the DiWoo metadata of %(doc)s does not validate against "
+                                  "the DiWoo XSD: %(problems)s", doc=d.ident,
+                                  problems="; ".join(found[:3]))
             files[f"diwoo/{d.ident}.xml"] = xml
         w.writerow([d.ident, r.title, _day(d.at), d.source, DECISIONS[d.decision],
                     " ".join(grounds), name])

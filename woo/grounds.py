@@ -81,8 +81,8 @@ def parse_ground(text: str) -> Ground:
             lid = {"eerste": "1", "tweede": "2"}.get(m["lid"], m["lid"])
             code = f"5.1.{lid}{m['letter']}"
     if code is None or code not in GROUNDS:
-        raise GroundError(f"{raw!r} is no ground of the Woo; use one of "
-                          f"{', '.join(GROUNDS)} (see `bewaar woo grounds`)")
+        raise GroundError("%(ground)r is no ground of the Woo; use one of %(known)s (see "
+                          "`bewaar woo grounds`)", ground=raw, known=", ".join(GROUNDS))
     return GROUNDS[code]
 
 

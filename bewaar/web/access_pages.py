@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from archive.errors import BewaarError
 from bewaar.services import access, queries
 from bewaar.web.auth import AUDITOR, RECORDS, Principal, get_db, require, settings_of
-from bewaar.web.pages import back, form, render, tr
+from bewaar.web.pages import back, failure, form, render, tr
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/access", tags=["api"])
@@ -37,7 +37,7 @@ def parse_until(value: str | None) -> datetime | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise BadInput(f"until {value!r}: use a date like 2030-01-31") from None
+        raise BadInput("until %(value)r: use a date like 2030-01-31", value=value) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
@@ -45,7 +45,8 @@ def parse_days(value: str | None) -> int:
     try:
         days = int((value or "").strip())
     except ValueError:
-        raise BadInput(f"embargo {value!r}: give a whole number of days (0 lifts it)") from None
+        raise BadInput("embargo %(value)r: give a whole number of days (0 lifts it)",
+                       value=value) from None
     if days < 0:
         raise BadInput("embargo days must be 0 or more")
     return days
@@ -81,7 +82,8 @@ async def access_exclude(request: Request, who: Principal = Depends(require(*REC
     try:
         access.exclude(settings_of(request), who.name, prefix, parse_until(data.get("until")))
     except BewaarError as exc:
-        return _page(request, db, who, 400, error=str(exc), failed="exclude", form=data)
+        return _page(request, db, who, 400, error=failure(request, exc), failed="exclude",
+                     form=data)
     return back("/access", tr(request, "Excluded from replay: %(prefix)s", prefix=prefix))
 
 
@@ -93,7 +95,7 @@ async def access_allow(request: Request, who: Principal = Depends(require(*RECOR
     try:
         access.allow(settings_of(request), who.name, prefix)
     except BewaarError as exc:
-        return _page(request, db, who, 400, error=str(exc), failed="allow", form=data)
+        return _page(request, db, who, 400, error=failure(request, exc), failed="allow", form=data)
     return back("/access", tr(request, "Shown in replay again: %(prefix)s", prefix=prefix))
 
 
@@ -106,7 +108,8 @@ async def access_embargo(request: Request, who: Principal = Depends(require(*REC
         days = parse_days(data.get("days"))
         access.embargo(settings_of(request), who.name, site, days)
     except BewaarError as exc:
-        return _page(request, db, who, 400, error=str(exc), failed=f"embargo:{site}", form=data)
+        return _page(request, db, who, 400, error=failure(request, exc),
+                     failed=f"embargo:{site}", form=data)
     if days:
         return back("/access", tr(request, "Embargo of %(site)s: %(days)s days.", site=site,
                                   days=days))

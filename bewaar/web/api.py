@@ -207,7 +207,7 @@ def qa_report(run_id: int, request: Request,
               _: Principal = Depends(require(*WEBTEAM, *RECORDS, *AUDITOR))) -> FileResponse:
     path = queries.qa_report_path(settings_of(request), run_id)
     if path is None:
-        raise NotFoundError(f"crawl run {run_id} has no QA report")
+        raise NotFoundError("crawl run %(id)s has no QA report", id=run_id)
     return FileResponse(path, media_type="text/html")
 
 
@@ -217,7 +217,7 @@ def qa_screenshot(run_id: int, name: str, request: Request,
     """A screenshot the QA report shows (its ``qa-shots/…`` links resolve here)."""
     path = settings_of(request).runs_dir / str(run_id) / "qa-shots" / name
     if not re.fullmatch(r"[0-9]{1,6}-(live|replay)\.png", name) or not path.is_file():
-        raise NotFoundError(f"crawl run {run_id} has no screenshot {name!r}")
+        raise NotFoundError("crawl run %(id)s has no screenshot %(name)r", id=run_id, name=name)
     return FileResponse(path, media_type="image/png")
 
 

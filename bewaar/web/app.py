@@ -77,19 +77,26 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             return pages.render(request, "error.html", status=exc.status_code,
                                 title=i18n.translate(i18n.locale_of(request), "Error %(status)s",
                                                      status=exc.status_code),
-                                message=str(exc.detail),
+                                message=i18n.translate(i18n.locale_of(request),
+                                                       str(exc.detail)),  # when catalogued
                                 link="/")
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=exc.headers)
 
     @app.exception_handler(BewaarError)
     async def bewaar_error(request: Request, exc: BewaarError) -> Response:
+        """A page says it in the viewer's language; the API gives ``detail`` in English (the
+        stable text scripts match, as the CLI prints it), ``message`` in the caller's language
+        and ``field`` (the input at fault) where there is one."""
         status = 404 if isinstance(exc, NotFoundError) else 400
         if _wants_html(request):
             return pages.render(request, "error.html", status=status,
                                 title=i18n.translate(i18n.locale_of(request), "Not done"),
-                                message=str(exc), link="/")
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+                                message=pages.failure(request, exc), link="/")
+        body = {"detail": str(exc), "message": pages.failure(request, exc)}
+        if getattr(exc, "field", None):
+            body["field"] = exc.field  # type: ignore[attr-defined]
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

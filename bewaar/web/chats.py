@@ -44,7 +44,7 @@ from bewaar.web.auth import (
     require,
     settings_of,
 )
-from bewaar.web.pages import back, form, render, tr
+from bewaar.web.pages import back, failure, form, render, tr
 from bewaar.web.uploads import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
@@ -104,7 +104,8 @@ def _sealed(db: Session, name: str, package_id: str) -> Path:
                                              ChatExport.package_id == package_id))
     root = _package_root(row) if row is not None else None
     if root is None:
-        raise NotFoundError(f"chat source {name!r} has no sealed package {package_id!r}")
+        raise NotFoundError("chat source %(name)r has no sealed package %(id)r", name=name,
+                            id=package_id)
     return root
 
 
@@ -140,16 +141,17 @@ async def chats_add(request: Request, who: Principal = Depends(require(*RECORDS)
     name = data.get("name", "").strip()
     try:
         if data.get("kind") not in EXPORT_KINDS:
-            raise BewaarError(f"kind {data.get('kind')!r}: choose one of "
-                              f"{', '.join(EXPORT_KINDS)} (Matrix sources: `bewaar chat add "
-                              "matrix` on the command line)")
+            raise BewaarError("kind %(kind)r: choose one of %(known)s (Matrix sources: "
+                              "`bewaar chat add matrix` on the command line)",
+                              kind=data.get("kind"), known=", ".join(EXPORT_KINDS))
         await run_in_threadpool(
             chats.add_export, settings_of(request), who.name, data["kind"], name,
             category=data.get("category", "").strip(),
             timezone=data.get("timezone", "").strip() or None,
             locale=data.get("locale") or None, owner=data.get("owner", "").strip() or None)
     except BewaarError as exc:
-        return _list_page(request, db, who, status=400, msg=None, form=data, error=str(exc))
+        return _list_page(request, db, who, status=400, msg=None, form=data,
+                          error=failure(request, exc))
     return back(f"/chats/{quote(name)}", tr(request, "Chat source %(name)s added.", name=name))
 
 
@@ -197,8 +199,8 @@ async def _import_upload(request: Request, who: Principal, db: Session,
     """Receive the uploaded files into a fresh folder, import them, remove the folder."""
     settings = settings_of(request)
     if queries.chat_source(db, name).kind not in EXPORT_KINDS:
-        raise UploadError(f"chat source {name!r} is a Matrix account: it is exported "
-                          "(\"export now\"), not imported from files")
+        raise UploadError("chat source %(name)r is a Matrix account: it is exported "
+                          "(\"export now\"), not imported from files", name=name)
     db.rollback()  # no transaction held open while the files stream in
     parent = settings.chat_dir / ".uploads"  # no source name starts with "."
     parent.mkdir(parents=True, exist_ok=True)
@@ -221,11 +223,11 @@ async def source_upload(name: str, request: Request,
     try:
         result = await _import_upload(request, who, db, name)
     except UploadError as exc:
-        return _source_page(request, db, who, name, status=exc.status, error=str(exc))
+        return _source_page(request, db, who, name, status=exc.status, error=failure(request, exc))
     except NotFoundError:
         raise
     except BewaarError as exc:
-        return _source_page(request, db, who, name, status=400, error=str(exc))
+        return _source_page(request, db, who, name, status=400, error=failure(request, exc))
     db.expire_all()
     package = result["package"]
     result["package_id"] = Path(package).name if package else None
@@ -237,13 +239,14 @@ def source_export(name: str, request: Request, who: Principal = Depends(require(
                   db: Session = Depends(get_db)) -> Response:
     try:
         if queries.chat_source(db, name).kind in EXPORT_KINDS:
-            raise BewaarError(f"chat source {name!r} is imported from export files: upload them")
+            raise BewaarError("chat source %(name)r is imported from export files: upload them",
+                              name=name)
         sites.request_run(settings_of(request), who.name, "chat", name,
                           lambda k, t: start_job(request, k, t))
     except NotFoundError:
         raise
     except BewaarError as exc:
-        return _source_page(request, db, who, name, status=400, error=str(exc))
+        return _source_page(request, db, who, name, status=400, error=failure(request, exc))
     return back(f"/chats/{quote(name)}", tr(request, "Export of %(name)s started.", name=name))
 
 
@@ -267,7 +270,7 @@ def room_transcript(name: str, package_id: str, room: str,
                     db: Session = Depends(get_db)) -> FileResponse:
     root = _sealed(db, name, package_id)
     if room not in _rooms(root):
-        raise NotFoundError(f"package {package_id!r} has no room {room!r}")
+        raise NotFoundError("package %(id)r has no room %(room)r", id=package_id, room=room)
     path = _inside(root, root / "bag" / "data" / "rooms" / room / "transcript.html")
     return FileResponse(path, media_type="text/html; charset=utf-8", headers=CAREFUL)
 
@@ -279,7 +282,7 @@ def attachment(name: str, package_id: str, file: str,
     """A file a transcript links to: raster images shown, anything else downloaded."""
     root = _sealed(db, name, package_id)
     if not ATTACHMENT.fullmatch(file):
-        raise NotFoundError(f"no attachment {file!r}")
+        raise NotFoundError("no attachment %(file)r", file=file)
     path = _inside(root, root / "bag" / "data" / "attachments" / file)
     ext = Path(file).suffix.lower()
     if ext in INLINE:
@@ -316,7 +319,8 @@ def api_add(body: ChatSourceIn, request: Request,
             who: Principal = Depends(require(*RECORDS))) -> dict[str, Any]:
     """Register a source of export files (Matrix sources: `bewaar chat add matrix`)."""
     if body.kind not in EXPORT_KINDS:
-        raise BewaarError(f"kind {body.kind!r}: use one of {', '.join(EXPORT_KINDS)}")
+        raise BewaarError("kind %(kind)r: use one of %(known)s", kind=body.kind,
+                          known=", ".join(EXPORT_KINDS))
     return chats.add_export(settings_of(request), who.name, body.kind, body.name,
                             category=body.category, timezone=body.timezone,
                             locale=body.locale, owner=body.owner)
@@ -348,7 +352,8 @@ def api_export(name: str, request: Request,
                db: Session = Depends(get_db)) -> dict[str, Any]:
     """Export a Matrix source now (a job of the scheduler)."""
     if queries.chat_source(db, name).kind in EXPORT_KINDS:
-        raise BewaarError(f"chat source {name!r} is imported from export files: upload them")
+        raise BewaarError("chat source %(name)r is imported from export files: upload them",
+                          name=name)
     data = sites.request_run(settings_of(request), who.name, "chat", name,
                              lambda k, t: start_job(request, k, t))
     return {"job_id": data["job_id"], "source": name}

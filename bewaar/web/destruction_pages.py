@@ -18,7 +18,7 @@ from archive.errors import BewaarError
 from bewaar.services import destruction, disposal
 from bewaar.services.sites import InputError
 from bewaar.web.auth import ARCHIVIST, AUDITOR, RECORDS, Principal, get_db, require, settings_of
-from bewaar.web.pages import back, form, render, tr
+from bewaar.web.pages import back, failure, form, render, tr
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["api"])
@@ -74,7 +74,7 @@ async def propose(request: Request, who: Principal = Depends(require(*RECORDS)),
     try:
         made = destruction.propose(settings_of(request), who.name, data.get("as_of") or None)
     except BewaarError as exc:
-        return _lists_page(request, db, who, 400, error=str(exc), form=data)
+        return _lists_page(request, db, who, 400, error=failure(request, exc), form=data)
     return back(f"{BASE}/{made['id']}", tr(request, "Destruction list %(id)s proposed.",
                                            id=made["id"]))
 
@@ -113,7 +113,7 @@ async def list_step(list_id: str, step: str, request: Request,
                               error=tr(request, "There is no such step."))
     except BewaarError as exc:
         db.expire_all()
-        return _list_page(request, db, who, list_id, 400, error=str(exc), failed=step,
+        return _list_page(request, db, who, list_id, 400, error=failure(request, exc), failed=step,
                           form=data)
     done = {"review": tr(request, "Destruction list %(id)s reviewed.", id=list_id),
             "reject": tr(request, "Destruction list %(id)s rejected.", id=list_id),

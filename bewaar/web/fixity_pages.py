@@ -16,7 +16,7 @@ from archive.errors import BewaarError
 from bewaar.services import crawls, queries
 from bewaar.services.audit import events
 from bewaar.web.auth import AUDITOR, RECORDS, Principal, get_db, require, settings_of
-from bewaar.web.pages import back, render, tr
+from bewaar.web.pages import back, failure, render, tr
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/fixity", tags=["api"])
@@ -45,7 +45,7 @@ def fixity_run(request: Request, who: Principal = Depends(require(*AUDITOR)),
         report = crawls.fixity(settings_of(request), who.name)
     except BewaarError as exc:
         return render(request, "fixity.html", status=400, **state(db), msg=None,
-                      error=str(exc), can_run=True)
+                      error=failure(request, exc), can_run=True)
     if report.ok:
         return back("/fixity", tr(request, "Fixity check %(id)s done: %(files)s files, no "
                                            "findings.", id=report.check_id, files=report.files))

@@ -6,11 +6,24 @@ English (``{% trans %}…{% endtrans %}``, ``_("…")`` in templates; :func:`tra
 text as written. The ``.po`` file is read and compiled in memory the first time a page is shown in
 Dutch, so there is no build step and no compiled ``.mo`` file to keep in step with it.
 
+The errors of the layer under the web app (bewaar/services, woo, and the seed, schedule and
+query checks of archive/urls.py, scheduler/cron.py and schedules.py, search/query.py) are in the same catalogue: each is raised with an English
+template and its parameters (``InputError("site %(name)r is retired", name=name)``, see
+archive.errors.BewaarError) and :func:`error_message` shows it in the viewer's language, the
+words it embeds (states, steps: ``Word("proposed")``) translated too; ``WORDS`` lists those that
+come from data, for the extractor. The CLI, the API's ``detail`` and the audit log keep the
+English text (``str(exc)``): one stable text for scripts and for searching the log.
+
 After changing a text, update the catalogue and translate what is new or marked fuzzy::
 
     .venv/bin/pybabel extract -F bewaar/web/locale/babel.cfg -k translate:2 -k tr:2 \\
-        -o /tmp/messages.pot \\
-        --no-location --sort-output bewaar/web
+        -k InputError -k NotFoundError -k BewaarError -k AccountError -k ValidationError \\
+        -k GroundError -k RedactionError -k UploadError -k BadInput -k ScheduleError \\
+        -k SeedError -k QueryError -k ExportError -k HTTPException:2 -k Word \\
+        -o /tmp/messages.pot --no-location \\
+        --sort-output \\
+        bewaar/web bewaar/services woo scheduler/cron.py scheduler/schedules.py \\
+        archive/urls.py search/query.py
     .venv/bin/pybabel update -i /tmp/messages.pot -d bewaar/web/locale \\
         --no-fuzzy-matching --ignore-obsolete
 
@@ -37,6 +50,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 
+from archive.errors import Word
 from archive.timefmt import human
 from bewaar.web.auth import COOKIE as SESSION_COOKIE
 from bewaar.web.auth import check_csrf
@@ -45,6 +59,27 @@ LOCALES = {"nl": "Nederlands", "en": "English"}
 DEFAULT = "nl"
 COOKIE = "bewaar_lang"
 LOCALE_DIR = Path(__file__).parent / "locale"
+
+# The words the service layer's messages embed that come from data or from its callers (states,
+# steps, what a reason is for): listed so that `pybabel extract` puts them in the catalogue
+# (tests/test_web_pages.py checks that every state and step is here).
+WORDS = (
+    # destruction lists, suggestions, packages
+    Word("proposed"), Word("reviewed"), Word("rejected"), Word("approved"), Word("cancelled"),
+    Word("executing"), Word("executed"), Word("accepted"), Word("destroyed"),
+    Word("transferred"),
+    # what a hold is on
+    Word("site"), Word("source"), Word("package"),
+    # the steps a user is named for (bewaar.services.destruction.acting_user)
+    Word("propose a destruction list"), Word("review a destruction list"),
+    Word("approve a destruction list"), Word("cancel a destruction list"),
+    Word("execute a destruction list"), Word("confirm a transfer"),
+    Word("start a Woo request"), Word("change a Woo request"),
+    Word("decide on a Woo request"), Word("redact a Woo request"),
+    Word("export a Woo request"),
+    # what a reason is given for
+    Word("for rejecting the list"), Word("for cancelling the list"),
+)
 
 _current: ContextVar[gettext_module.NullTranslations] = ContextVar("bewaar_translations")
 
@@ -100,6 +135,29 @@ def translate(locale: str, message: str, **values: Any) -> str:
     with using(locale):
         text = gettext(message)
     return text % values if values else text
+
+
+def error_message(locale: str, exc: BaseException) -> str:
+    """An error's message in ``locale``. The service layer raises with a template and its
+    parameters (archive.errors.BewaarError): the template goes through the catalogue, each
+    parameter that is a ``Word`` (a state, a step) too, the rest is filled in as given. A
+    message without a translation, or another exception, is shown as ``str(exc)`` (English).
+    The CLI and the audit log keep ``str(exc)``: one stable English text to search for."""
+    from archive.errors import BewaarError, ValidationError, Word
+
+    if not isinstance(exc, BewaarError) or locale == "en":
+        return str(exc)
+    with using(locale):
+        text = gettext(exc.template)
+        params = {k: Word(gettext(v)) if isinstance(v, Word) else v
+                  for k, v in exc.params.items()}
+    try:
+        out = text % params if params else text
+    except (KeyError, ValueError, TypeError):  # a translation that does not fit its template
+        return str(exc)
+    if isinstance(exc, ValidationError) and exc.findings:
+        out += "\n" + "\n".join(f"  - {f}" for f in exc.findings)
+    return out
 
 
 # Dates and times -------------------------------------------------------------------------------

@@ -44,6 +44,11 @@ def tr(request: Request, message: str, **values: Any) -> str:
     return i18n.translate(i18n.locale_of(request), message, **values)
 
 
+def failure(request: Request, exc: BaseException) -> str:
+    """An error's message in the viewer's language (bewaar.web.i18n.error_message)."""
+    return i18n.error_message(i18n.locale_of(request), exc)
+
+
 async def form(request: Request) -> dict[str, str]:
     body = (await request.body()).decode("utf-8", "replace")
     return {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
@@ -95,7 +100,8 @@ def home(request: Request, who: Principal = Depends(require(*ANYONE)),
 
 
 def _refused(request: Request, exc: BewaarError, title: str, link: str) -> HTMLResponse:
-    return render(request, "error.html", status=400, title=title, message=str(exc), link=link)
+    return render(request, "error.html", status=400, title=title, message=failure(request, exc),
+                  link=link)
 
 
 # Web team ------------------------------------------------------------------------------------
@@ -117,7 +123,7 @@ async def sites_add(request: Request, who: Principal = Depends(require(*WEBTEAM)
                        {k: v for k, v in data.items() if k != "csrf"})
     except BewaarError as exc:
         return render(request, "sites.html", status=400, sites=queries.sites(db), schedules={},
-                      msg=None, error=str(exc), form=data, can_edit=True,
+                      msg=None, error=failure(request, exc), form=data, can_edit=True,
                       error_field=getattr(exc, "field", None))
     sync(request)
     return back("/sites", tr(request, "Site %(name)s added.", name=data.get("name")))
@@ -158,7 +164,8 @@ async def site_edit(name: str, request: Request, who: Principal = Depends(requir
                                  {k: data[k] for k in EDIT_FIELDS if k in data})
     except BewaarError as exc:
         return render(request, "site_edit.html", status=400,
-                      site=sites.site_dict(sites.get_site(db, name)), form=data, error=str(exc))
+                      site=sites.site_dict(sites.get_site(db, name)), form=data,
+                      error=failure(request, exc))
     sync(request)
     changed = ", ".join(result["changed"])
     return back(f"/sites/{name}", tr(request, "Changed: %(fields)s.", fields=changed) if changed
@@ -270,7 +277,7 @@ def users_page(request: Request, msg: str | None = None,
 
 def _users_refused(request: Request, db: Session, exc: BewaarError) -> HTMLResponse:
     return render(request, "users.html", status=400, users=accounts.users(db),
-                  tokens=accounts.tokens(db), roles=ROLES, msg=None, error=str(exc),
+                  tokens=accounts.tokens(db), roles=ROLES, msg=None, error=failure(request, exc),
                   new_token=None)
 
 
@@ -294,7 +301,8 @@ async def users_change(name: str, action: str, request: Request,
                        who: Principal = Depends(require(*ADMIN)),
                        db: Session = Depends(get_db)) -> Response:
     if action not in USER_ACTIONS:
-        return _users_refused(request, db, BewaarError(f"unknown action {action!r}"))
+        return _users_refused(request, db, BewaarError("unknown action %(action)r",
+                                                       action=action))
     data = await form(request)
     s = settings_of(request)
     try:

@@ -17,7 +17,7 @@ from archive.errors import BewaarError
 from archive.package.retention import STATES
 from bewaar.services import records
 from bewaar.web.auth import ARCHIVIST, AUDITOR, RECORDS, Principal, get_db, require, settings_of
-from bewaar.web.pages import back, form, render, tr
+from bewaar.web.pages import back, failure, form, render, tr
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["api"])
@@ -50,7 +50,7 @@ async def hold_add(request: Request, who: Principal = Depends(require(*RECORDS))
         h = records.add_hold(settings_of(request), who.name, scope, data.get("target", ""),
                              data.get("reason", ""), data.get("until"))
     except BewaarError as exc:
-        return _page(request, db, who, 400, error=str(exc), failed="hold", form=data)
+        return _page(request, db, who, 400, error=failure(request, exc), failed="hold", form=data)
     return back("/retention", tr(request, "Hold %(id)s put on %(target)s.", id=h["id"],
                                  target=h["target"]))
 
@@ -62,7 +62,7 @@ async def hold_release(hold_id: str, request: Request,
     try:
         records.release_hold(settings_of(request), who.name, hold_id)
     except BewaarError as exc:
-        return _page(request, db, who, 400, error=str(exc))
+        return _page(request, db, who, 400, error=failure(request, exc))
     return back("/retention", tr(request, "Hold %(id)s released.", id=hold_id))
 
 

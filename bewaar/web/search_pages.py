@@ -21,7 +21,7 @@ from archive.errors import BewaarError
 from bewaar.services import search
 from bewaar.services.records import parse_date
 from bewaar.web.auth import AUDITOR, RECORDS, Principal, get_db, require, settings_of
-from bewaar.web.pages import render
+from bewaar.web.pages import failure, render
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/search", tags=["api"])
@@ -35,7 +35,7 @@ def _filters(site: str | None, source: str | None, kind: str | None, date_from: 
     from search.index import Filters
 
     if kind not in (None, "", "web", "chat"):
-        raise BewaarError(f"kind {kind!r}: use web or chat")
+        raise BewaarError("kind %(kind)r: use web or chat", kind=kind)
     return Filters(site=site or None, source=source or None, kind=kind or None,
                    date_from=parse_date(date_from, "from"), date_to=parse_date(date_to, "to"))
 
@@ -73,7 +73,8 @@ def search_page(request: Request, q: str = "", kind: str = "", site: str = "",
             result = search.find(settings_of(request), q, _filters(
                 site, source, kind, date_from, date_to), limit=PAGE, offset=(page - 1) * PAGE)
         except BewaarError as exc:
-            return render(request, "search.html", status=400, **{**context, "error": str(exc)})
+            return render(request, "search.html", status=400,
+                          **{**context, "error": failure(request, exc)})
         keep = {k: v for k, v in form.items() if v}
         pages = (result.total + PAGE - 1) // PAGE
         context.update(

@@ -17,7 +17,7 @@ from archive.errors import BewaarError
 from bewaar.services import suggestions
 from bewaar.services.sites import InputError
 from bewaar.web.auth import AUDITOR, RECORDS, Principal, get_db, require, settings_of
-from bewaar.web.pages import back, form, render, tr
+from bewaar.web.pages import back, failure, form, render, tr
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["api"])
@@ -70,7 +70,7 @@ def accept(suggestion_id: int, request: Request, who: Principal = Depends(requir
         out = suggestions.accept(settings_of(request), who.name, suggestion_id)
     except BewaarError as exc:
         db.expire_all()
-        return _page(request, db, who, 400, error=str(exc))
+        return _page(request, db, who, 400, error=failure(request, exc))
     if out.get("new_package"):
         return back(PAGE, tr(request, "Accepted: new package version %(id)s.",
                              id=out["new_package"]))
@@ -87,7 +87,8 @@ async def reject(suggestion_id: int, request: Request,
                            data.get("reason", ""))
     except BewaarError as exc:
         db.expire_all()
-        return _page(request, db, who, 400, error=str(exc), failed=suggestion_id, form=data)
+        return _page(request, db, who, 400, error=failure(request, exc), failed=suggestion_id,
+                     form=data)
     return back(PAGE, tr(request, "Suggestion %(id)s rejected.", id=suggestion_id))
 
 
@@ -99,7 +100,7 @@ async def bulk_accept(request: Request, who: Principal = Depends(require(*RECORD
     field = data.get("field") or None
     try:
         if field is not None and field not in FIELDS:
-            raise InputError(f"unknown field {field!r}", field="field")
+            raise InputError("unknown field %(name)r", field="field", name=field)
         least = _confidence(data.get("confidence"))
         rows = [r for r in suggestions.suggestions(db, field=field, state="proposed")
                 if r["confidence"] >= least]
@@ -110,7 +111,7 @@ async def bulk_accept(request: Request, who: Principal = Depends(require(*RECORD
         made = suggestions.accept_many(settings_of(request), who.name, [r["id"] for r in rows])
     except BewaarError as exc:
         db.expire_all()
-        return _page(request, db, who, 400, field=field, error=str(exc), failed="bulk",
+        return _page(request, db, who, 400, field=field, error=failure(request, exc), failed="bulk",
                      form=data)
     return back(PAGE, tr(request, "%(n)s suggestions accepted; %(v)s new package versions.",
                          n=len(rows), v=len(made)))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from archive.errors import BewaarError
 from bewaar.services import transfer
 from bewaar.web.auth import ARCHIVIST, AUDITOR, RECORDS, Principal, get_db, require, settings_of
-from bewaar.web.pages import back, render, tr
+from bewaar.web.pages import back, failure, render, tr
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["api"])
@@ -46,7 +46,7 @@ def confirm(sip_id: str, request: Request, who: Principal = Depends(require(*REC
         transfer.confirm(settings_of(request), who.name, sip_id)
     except BewaarError as exc:
         db.expire_all()
-        return _page(request, db, who, 400, error=str(exc))
+        return _page(request, db, who, 400, error=failure(request, exc))
     return back(PAGE, tr(request, "SIP %(id)s confirmed: its packages are transferred.",
                          id=sip_id))
 

@@ -32,8 +32,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class UploadError(BewaarError):
     """An upload that is refused; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, status: int = 400, **params: Any) -> None:
+        super().__init__(message, **params)
         self.status = status
 
 
@@ -50,7 +50,8 @@ def safe_name(raw: str) -> str:
     usable is left."""
     name = _CONTROL.sub("", raw.replace("\\", "/").rsplit("/", 1)[-1]).strip()
     if name in ("", ".", "..") or len(name.encode()) > 255:
-        raise UploadError(f"file name {raw[:200]!r} cannot be used: give the file a plain name")
+        raise UploadError("file name %(name)r cannot be used: give the file a plain name",
+                          name=raw[:200])
     return name
 
 
@@ -102,10 +103,11 @@ class _Reader:
                                          "site (CSRF check): reload the page and try again")
         name = safe_name(raw)
         if len(self.upload.files) >= MAX_FILES:
-            raise UploadError(f"more than {MAX_FILES} files in one upload")
+            raise UploadError("more than %(max)s files in one upload", max=MAX_FILES)
         target = self.upload.folder / name
         if target.exists():
-            raise UploadError(f"{name}: two files with this name in one upload; rename one")
+            raise UploadError("%(name)s: two files with this name in one upload; rename one",
+                              name=name)
         self.current = target
         self.file = target.open("xb")
         self.upload.files.append(target)
@@ -114,15 +116,18 @@ class _Reader:
         if self.file is not None:
             self.upload.size += end - start
             if self.upload.size > self.limit:
-                name = self.current.name if self.current else "the upload"
-                raise UploadError(f"{name}: the upload is larger than "
-                                  f"{_limit_text(self.limit)} (setting upload_max_bytes); "
-                                  "refused", 413)
+                if self.current is None:
+                    raise UploadError("the upload is larger than %(limit)s (setting "
+                                      "upload_max_bytes); refused", 413,
+                                      limit=_limit_text(self.limit))
+                raise UploadError("%(name)s: the upload is larger than %(limit)s (setting "
+                                  "upload_max_bytes); refused", 413, name=self.current.name,
+                                  limit=_limit_text(self.limit))
             self.file.write(data[start:end])
         elif self.current is None:
             self.data += data[start:end]
             if len(self.data) > MAX_FIELD_BYTES:
-                raise UploadError(f"form field {self.name!r} is too long")
+                raise UploadError("form field %(name)r is too long", name=self.name)
 
     def on_part_end(self) -> None:
         if self.file is not None:
@@ -148,8 +153,8 @@ async def receive(request: Request, folder: Path, limit: int, csrf: str | None) 
                           "enctype=multipart/form-data, or curl -F files=@FILE)")
     announced = request.headers.get("content-length", "")
     if announced.isdigit() and int(announced) > limit + OVERHEAD:
-        raise UploadError(f"the upload is larger than {_limit_text(limit)} (setting "
-                          "upload_max_bytes); refused", 413)
+        raise UploadError("the upload is larger than %(limit)s (setting upload_max_bytes); "
+                          "refused", 413, limit=_limit_text(limit))
     upload = Upload(folder)
     reader = _Reader(upload, limit, csrf)
     callbacks: Any = {name: getattr(reader, name) for name in (
@@ -161,7 +166,8 @@ async def receive(request: Request, folder: Path, limit: int, csrf: str | None) 
             parser.write(chunk)
         parser.finalize()
     except FormParserError as exc:
-        raise UploadError(f"the upload is not valid multipart/form-data: {exc}") from None
+        raise UploadError("the upload is not valid multipart/form-data: %(reason)s",
+                          reason=str(exc)) from None
     finally:
         reader.close()
     if not upload.files:
