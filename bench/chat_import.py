@@ -18,6 +18,12 @@ workers: on a machine others load, less disturbed than wall-clock time) and the 
 (RSS) of the import process. Targets (issue 12): at least 20,000 messages/s, within 3x the
 floor, under 300 MB. No target is asserted.
 
+Then, where the time goes: one more import (not counted in the rounds) runs under stage timers
+(``--stages``, this file run as the command: it wraps the import's stage functions with
+clocks, wall and CPU seconds of the import process, and runs ``bewaar chat import``), printed
+largest first. A stage inside another is indented under it; "process start and exit" is the
+wall time the import process took beyond what it measured itself.
+
     .venv/bin/python bench/chat_import.py [--messages 40000] [--media 2000] [--rounds 3]
 """
 
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 import random
@@ -36,6 +43,7 @@ import time
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SELECTIELIJST = 'name = "bench"\n[[categorie]]\ncode = "1.1"\nnaam = "chat"\nwaardering = "B"\n' \
@@ -168,6 +176,143 @@ def timed_import(env: dict[str, str], work: Path, name: str,
             json.loads(out.read_text()))
 
 
+# Stage timers -----------------------------------------------------------------------------
+# (module, attribute, label, depth): each function is replaced by a timed wrapper where its
+# caller looks it up; a name that no longer exists is reported, not fatal.
+STAGES = [
+    ("chat_archiver.imports", "stage_files", "copy, unzip and hash the export", 0),
+    ("chat_archiver.imports", "reader_for", "parse the export", 0),
+    ("chat_archiver.export", "_fetch_room", "events, dedup, link attachments", 0),
+    ("chat_archiver.export", "write_export", "write messages.csv, events, transcript", 0),
+    ("chat_archiver.writer", "render_room", "transcript.html", 1),
+    ("chat_archiver.export", "_seal", "seal the package", 0),
+    ("archive.package.build", "run_batched", "bag files: hash, link, MDTO sidecars", 1),
+    ("archive.package.build", "sign_detached", "CMS signature", 1),
+    ("archive.package.build", "request_timestamp", "RFC 3161 time-stamp", 1),
+    ("archive.package.bag", "sync_tree", "fsync", 1),
+    ("chat_archiver.export", "_commit", "record the messages as archived", 0),
+    ("bewaar.services.chats", "_search_index", "search index", 0),
+]
+
+
+def _timed(fn: Any, label: str, spent: dict[str, list[float]]) -> Any:
+    import inspect
+
+    def add(t: float, c: float) -> None:
+        got = spent.setdefault(label.rstrip(":"), [0.0, 0.0])
+        got[0] += time.perf_counter() - t
+        got[1] += time.process_time() - c
+
+    if inspect.iscoroutinefunction(fn):
+        async def timed_async(*a: Any, **k: Any) -> Any:
+            t, c = time.perf_counter(), time.process_time()
+            try:
+                return await fn(*a, **k)
+            finally:
+                add(t, c)
+        return timed_async
+    if inspect.isgeneratorfunction(fn):
+        def timed_gen(*a: Any, **k: Any) -> Any:
+            it = fn(*a, **k)
+            while True:
+                t, c = time.perf_counter(), time.process_time()
+                try:
+                    part = next(it)
+                except StopIteration:
+                    add(t, c)
+                    return
+                add(t, c)
+                yield part
+        return timed_gen
+    if label == "parse the export":  # reader_for gives the reader; its read() is the stage
+        def reader(*a: Any, **k: Any) -> Any:
+            found = fn(*a, **k)
+            found.read = _timed(found.read, label + ":", spent)
+            return found
+        return reader
+
+    def timed(*a: Any, **k: Any) -> Any:
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            return fn(*a, **k)
+        finally:
+            add(t, c)
+    return timed
+
+
+def run_with_stages(out: Path, argv: list[str]) -> None:
+    """``bewaar chat import …`` in this process with the STAGES timed; the seconds to ``out``
+    (JSON), then the command's own exit."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    # as `python -m bewaar.cli.main` in ROOT finds modules (bench/ holds a search.py)
+    sys.path[0] = str(ROOT)
+    spent: dict[str, list[float]] = {}
+    missing = []
+    from bewaar.cli.main import main as bewaar_main
+
+    for mod_name, attr, label, _depth in STAGES:
+        mod = importlib.import_module(mod_name)
+        fn = getattr(mod, attr, None)
+        if fn is None:
+            missing.append(f"{mod_name}.{attr}")
+            continue
+        setattr(mod, attr, _timed(fn, label, spent))
+    service = importlib.import_module("bewaar.services.chats")
+    entered: list[float] = []
+    real = service.import_export
+
+    def entering(*a: Any, **k: Any) -> Any:
+        entered.extend((time.perf_counter() - t0, time.process_time() - c0))
+        return real(*a, **k)
+
+    setattr(service, "import_export", entering)  # noqa: B010 (the CLI looks it up there)
+    sys.argv = ["bewaar", *argv]
+    import atexit
+
+    def report() -> None:
+        total = [time.perf_counter() - t0, time.process_time() - c0]
+        out.write_text(json.dumps({"spent": spent, "missing": missing, "total": total,
+                                   "imports": entered}))
+
+    atexit.register(report)
+    bewaar_main()
+
+
+def print_stages(found: dict[str, Any], wall: float) -> None:
+    spent = found["spent"]
+    total_wall, total_cpu = found["total"]
+    rows: list[tuple[str, float, float, int]] = []
+    top_wall = top_cpu = 0.0
+    if found.get("imports"):
+        w, c = found["imports"]
+        rows.append(("imports and start of the command", w, c, 0))
+        top_wall, top_cpu = w, c
+    for _mod, _attr, label, depth in STAGES:
+        if label in spent:
+            w, c = spent[label]
+            rows.append((label, w, c, depth))
+            if depth == 0:
+                top_wall, top_cpu = top_wall + w, top_cpu + c
+    rows.append(("the rest (database rows, audit, evidence, exit)", total_wall - top_wall,
+                 total_cpu - top_cpu, 0))
+    rows.append(("process start and exit (beyond its own clock)", max(0.0, wall - total_wall),
+                 0.0, 0))
+    # top stages largest first, each followed by its inner stages
+    groups: list[list[tuple[str, float, float, int]]] = []
+    for row in rows:
+        if row[3] == 0 or not groups:
+            groups.append([row])
+        else:
+            groups[-1].append(row)
+    print(f"where the time goes (one more import, {wall:.2f}s wall; wall and CPU seconds of "
+          "the import process, the sealing's workers not counted in CPU):")
+    for group in sorted(groups, key=lambda g: -g[0][1]):
+        for label, w, c, depth in group:
+            print(f"  {'  ' * depth}{label:<{52 - 2 * depth}} {w:6.2f}s  CPU {c:6.2f}s")
+    if found.get("missing"):
+        print(f"  (stages not found, so not timed: {', '.join(found['missing'])})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--messages", type=int, default=40_000)
@@ -175,7 +320,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary "
                     "folder; on the file system BEWAAR_HOME would be on)")
+    ap.add_argument("--stages", nargs=argparse.REMAINDER, default=None,
+                    help=argparse.SUPPRESS)  # internal: OUT.json bewaar-args…
     args = ap.parse_args()
+    if args.stages is not None:
+        run_with_stages(Path(args.stages[0]), args.stages[1:])
+        return
     with tempfile.TemporaryDirectory(prefix="bewaar-bench-", dir=args.dir) as tmp_name:
         tmp = Path(tmp_name)
         export = tmp / f"WhatsApp-chat met {CHAT}.zip"
@@ -210,6 +360,16 @@ def main() -> None:
                   f"({archived / i_s:,.0f} messages/s, {i_s / f_s:.1f}x; CPU {i_cpu:.2f}s vs "
                   f"{f_cpu:.2f}s), peak {peak:.0f} MB",
                   file=sys.stderr)
+        name = "stages"
+        bewaar(env, "chat", "add", "whatsapp", name, "--category", "1.1")
+        os.sync()
+        found_file = tmp / "stages.json"
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--stages",
+                        str(found_file), "chat", "import", name, str(export), "--json"],
+                       env=env, cwd=ROOT, check=True, capture_output=True, timeout=1800)
+        stage_wall = time.perf_counter() - t0
+        found = json.loads(found_file.read_text())
     # Each round runs both back to back, so its ratio is the least disturbed by other load.
     ratios = sorted(i / f for i, f in zip(imports, floors, strict=True))
     med_import, med_floor = statistics.median(imports), statistics.median(floors)
@@ -223,6 +383,7 @@ def main() -> None:
     print(f"CPU seconds import/floor per round: "
           f"{', '.join(f'{r:.1f}' for r in sorted(cpu_ratios))}")
     print(f"peak RSS of the import process: {max(peaks):.0f} MB (target < 300 MB)")
+    print_stages(found, stage_wall)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""The readable HTML transcript of one room, beside the raw events, rendered through the
-Jinja2 template ``templates/transcript.html.j2`` with autoescaping: every text of a chat is
-escaped, never markup.
+"""The readable HTML transcript of one room, beside the raw events: every text of a chat is
+escaped (``_esc``, as Jinja2's autoescape does), never markup. The page is written out in
+``_item_html`` rather than a template: a template engine's work per value cost more than all
+else of writing a large chat's transcript (``templates/`` keeps the package's index.html).
 
 Edits are shown with their originals, redactions with who and when, reactions under their
 message, replies and thread messages linked to what they answer, membership and other state
@@ -162,11 +163,8 @@ def _export_flags(ev: dict[str, Any], content: dict[str, Any], has_file: bool) -
 
 
 class _Item:
-    """One entry of the transcript. The template reads attributes: an object's are found at
-    Jinja2's first try, a dict's keys only after a failed getattr, which costs more than the
-    rest of the rendering (a transcript of 40,000 messages reads about 800,000 of them).
-    ``rare`` is set when any of the seldom used parts is, so the template tests those only
-    then."""
+    """One entry of the transcript (``_item_html`` writes it). ``rare`` is set when any of the
+    seldom used parts is, so only then are those tested."""
 
     kind = "msg"
     line: int | None = None
@@ -200,23 +198,80 @@ def render_room(room_id: str, room_name: str | None, events: list[RawEvent],
     """HTML for one room, in pieces to be written one after the other (a large room's page is
     never whole in memory); ``attachments`` maps event ids to the relative path of their file,
     ``decrypted`` encrypted events' ids to their decrypted payload."""
-    template = _template().get_template("transcript.html.j2")
+    title = _esc(room_name or room_id)
+    yield (f"<!doctype html><html lang='nl'><head><meta charset='utf-8'>\n<title>{title}"
+           f"</title><style>{_esc(STYLE)}</style></head><body>\n<h1>{title}</h1><p "
+           f"class='meta'>{_esc(room_id)} · {len(events)} events in this export</p>\n")
     items = _items(events, attachments, names, decrypted or {})
-    values = {"title": room_name or room_id, "style": STYLE, "room_id": room_id,
-              "count": len(events)}
-    head = True
     while True:
-        # Rendered RENDER_ITEMS at a time: a whole render per part is cheaper than Jinja2's
-        # generate(), which hands out (and wraps) every piece of text on its own.
-        part = list(islice(items, RENDER_ITEMS))
-        tail = len(part) < RENDER_ITEMS
-        yield template.render(values, items=part, head=head, tail=tail)
-        if tail:
-            return
-        head = False
+        part = [_item_html(it) for it in islice(items, RENDER_ITEMS)]
+        if not part:
+            break
+        yield "".join(part)
+    yield "</body></html>\n"
 
 
 RENDER_ITEMS = 1000
+
+
+def _esc(value: Any) -> str:
+    """Text as HTML, escaped as Jinja2's autoescape (markupsafe) does."""
+    text = value if isinstance(value, str) else str(value)
+    return (text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+            .replace("'", "&#39;").replace('"', "&#34;"))
+
+
+def _item_html(it: _Item) -> str:
+    """One entry of the transcript, every text escaped. Written out here rather than in a
+    template: a template engine's per-value work (attribute look-ups, wrapped strings) cost
+    more than all else of writing a large chat's transcript."""
+    if it.kind == "bad":
+        return (f"<div class='ev bad'>malformed event stored raw at line {_esc(it.line)} of "
+                f"events.jsonl: {_esc(it.problem)}</div>\n")
+    eid = _esc(it.id)
+    if it.kind == "state":
+        return (f"<div class='{_esc(it.classes)}' id='{eid}'>{_esc(it.text)} <span "
+                f"class='meta'>{_esc(it.when)} · <a href='#{eid}'>{eid}</a></span></div>\n")
+    out = [f"<div class='{_esc(it.classes)}' id='{eid}'><b>{_esc(it.who)}</b> <span "
+           f"class='meta'>{_esc(it.when)} · <a href='#{eid}'>{eid}</a></span><br>"]
+    if it.rare:
+        if it.reply_to:
+            r = _esc(it.reply_to)
+            out.append(f"<div class='meta'>↪ reply to <a href='#{r}'>{r}</a></div>")
+        if it.thread:
+            t = _esc(it.thread)
+            out.append(f"<div class='meta'>🧵 in thread <a href='#{t}'>{t}</a></div>")
+        if it.decrypted:
+            out.append("🔓 <span class='meta'>decrypted with an imported key:</span> ")
+        if it.note:
+            out.append(f"<i>{_esc(it.note)}</i> ")
+    if it.link:
+        out.append(f"📎 <a href='{_esc(it.link)}'>{_esc(it.body or 'attachment')}</a>")
+    elif it.body:
+        out.append(f"<span class='body'>{_esc(it.body)}</span>")
+    for flag in it.flags:
+        out.append(f"<div class='meta flag'>{_esc(flag)}</div>")
+    if it.rare:
+        if it.html_source:
+            out.append("<details><summary class='meta'>HTML as sent (shown as text)</summary>"
+                       f"<pre>{_esc(it.html_source)}</pre></details>")
+        for e in it.edits:
+            out.append(f"<div class='edit'>✎ edited by {_esc(e['by'])} at {_esc(e['at'])} "
+                       f"({_esc(e['id'])}): {_esc(e['new'])}<br><span class='orig'>original: "
+                       f"{_esc(e['orig'])}</span></div>")
+        if it.thread_count:
+            out.append(f"<div class='meta'>🧵 thread with {_esc(it.thread_count)} replies</div>")
+        if it.reactions:
+            out.append("<div class='react'>" + "".join(
+                f"{_esc(r['key'])} ×{_esc(r['n'])} ({_esc(r['who'])}){' ' if r['more'] else ''}"
+                for r in it.reactions) + "</div>")
+        if it.redaction:
+            red = it.redaction
+            reason = f", reason: {_esc(red['reason'])}" if red.get("reason") else ""
+            out.append(f"<div class='meta'>⌫ redacted by {_esc(red['by'])} at "
+                       f"{_esc(red['at'])}{reason}</div>")
+    out.append("</div>\n")
+    return "".join(out)
 
 
 def _items(events: list[RawEvent], attachments: dict[str, str], names: dict[str, str],

@@ -88,49 +88,70 @@ def chat_documents(source: str, package_id: str, package_path: Path) -> Iterator
     except (OSError, ValueError, AttributeError):
         pass
     csv.field_size_limit(MAX_TEXT * 4)
+    resolved = data.resolve()
+    no_room = ChatRoomInfo(None, "")
     with open(table, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if row.get("type") not in CHAT_TYPES and not row.get("body"):
+        reader = csv.reader(fh)
+        header = next(reader, None) or []
+        # Columns by position, each row a list: a dict per row (DictReader) and a dict of
+        # arguments per document cost more than the index's own work on a large chat.
+        col = {name: i for i, name in enumerate(header)}
+        missing = len(header)
+        (c_type, c_body, c_status, c_rel, c_room, c_relates, c_event, c_ts, c_sender, c_att,
+         c_att_name) = (col.get(n, missing) for n in (
+            "type", "body", "status", "relation", "room_id", "relates_to", "event_id",
+            "origin_server_ts", "sender", "attachment", "attachment_name"))
+        for values in reader:
+            if len(values) != missing:
+                values = (values + [""] * missing)[:missing]
+            values.append("")  # what a column the table lacks reads as
+            body = values[c_body]
+            if values[c_type] not in CHAT_TYPES and not body:
                 continue
-            if row.get("status") == "system" or row.get("relation") == "m.annotation":
+            relation = values[c_rel]
+            if values[c_status] == "system" or relation == "m.annotation":
                 continue
-            room = rooms.get(row.get("room_id") or "") or ChatRoomInfo(None, "")
-            event = (row.get("relates_to") if row.get("relation") == "m.replace" else None) \
-                or row.get("event_id") or ""
-            at = _message_time(row)
-            base = dict(kind="chat", source=source, title=room.name or row.get("room_id") or "",
-                        at=at, package_id=package_id, sender=row.get("sender") or None,
-                        room_id=row.get("room_id") or None,
-                        locator=f"rooms/{room.slug}#{event}" if room.slug else None)
-            body = row.get("body") or ""
+            room_id = values[c_room]
+            room = rooms.get(room_id) or no_room
+            event = (values[c_relates] if relation == "m.replace" else "") or values[c_event]
+            at = _message_time(values[c_ts])
+            title = room.name or room_id
+            sender = values[c_sender] or None
+            locator = f"rooms/{room.slug}#{event}" if room.slug else None
             if body.strip():
-                yield Doc(body=body[:MAX_TEXT], mime="text/plain", **base)  # type: ignore[arg-type]
-            att = row.get("attachment") or ""
+                yield Doc(kind="chat", source=source, title=title, body=body[:MAX_TEXT], at=at,
+                          package_id=package_id, sender=sender, room_id=room_id or None,
+                          locator=locator, mime="text/plain")
+            att = values[c_att]
             if att:
-                text = _attachment_text(data, att)
+                text = _attachment_text(data, att, resolved)
                 if text:
-                    name = row.get("attachment_name") or Path(att).name
-                    yield Doc(body=f"{name}\n{text}", mime="attachment",
-                              **base)  # type: ignore[arg-type]
+                    name = values[c_att_name] or Path(att).name
+                    yield Doc(kind="chat", source=source, title=title, body=f"{name}\n{text}",
+                              at=at, package_id=package_id, sender=sender,
+                              room_id=room_id or None, locator=locator, mime="attachment")
 
 
-def _message_time(row: dict[str, str]) -> datetime:
+def _message_time(ts: str) -> datetime:
     try:
-        return datetime.fromtimestamp(int(row.get("origin_server_ts") or 0) / 1000, UTC)
+        return datetime.fromtimestamp(int(ts or 0) / 1000, UTC)
     except (ValueError, OverflowError, OSError):
         return datetime.fromtimestamp(0, UTC)
 
 
-def _attachment_text(data: Path, rel: str) -> str:
+def _attachment_text(data: Path, rel: str, resolved: Path | None = None) -> str:
     path = (data / rel).resolve()
-    if not path.is_relative_to(data.resolve()) or not path.is_file():
+    if not path.is_relative_to(resolved or data.resolve()) or not path.is_file():
         return ""
     try:
         if path.stat().st_size > MAX_BYTES:
             return ""
         suffix = path.suffix.lower()
         if suffix == ".pdf":
-            return pdf_text(path.read_bytes())[1]
+            body = path.read_bytes()
+            # Not a PDF without its header in the first KB (where readers look for it): a
+            # file merely named .pdf is not handed to pypdf, which would search all of it.
+            return pdf_text(body)[1] if b"%PDF-" in body[:1024] else ""
         if suffix in (".html", ".htm"):
             return html_text(path.read_bytes())[1]
         if suffix in TEXT_SUFFIXES:

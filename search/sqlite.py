@@ -28,16 +28,18 @@ DOC_INSERT = (f"INSERT INTO search_docs (id, {', '.join(COLUMNS)}) "
 def _stored(value: Any) -> Any:
     """A time as SQLAlchemy's SQLite DateTime stores it (naive UTC text); else as is."""
     if isinstance(value, datetime):
-        if value.tzinfo is not None and value.utcoffset():
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        if value.tzinfo is not None:
+            value = (value.astimezone(UTC) if value.utcoffset() else value).replace(tzinfo=None)
+        # "%Y-%m-%d %H:%M:%S.%f" (SQLAlchemy's "%04d-%02d-%02d …"), without strftime's cost
+        return value.isoformat(" ", "microseconds")
     return value
 
 
 def _row(d: Doc) -> tuple[Any, ...]:
+    at = _stored(d.at)
     return (d.kind, d.source, d.package_id, d.run_id, d.run_id, d.title, d.url, d.surt,
-            d.sender, d.room_id, d.locator, d.digest, d.mime, _stored(d.first_at or d.at),
-            _stored(d.at))
+            d.sender, d.room_id, d.locator, d.digest, d.mime,
+            at if d.first_at is None else _stored(d.first_at), at)
 
 
 def fts_expression(node: Node) -> str:
