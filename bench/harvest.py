@@ -214,8 +214,8 @@ def main() -> None:
           f"{'met' if b['peak_mb'] < 2048 else 'not met'}]")
     print(f"  CPU seconds by process (sampled every 0.2 s): {b['cpu_s']}")
     # One harvest command and one crawl process, whatever the cores: each caps the rate at
-    # pages / its CPU seconds (wayback runs as up to four processes).
-    caps = {name: b["pages"] / cpu * (4 if name == "wayback" else 1)
+    # pages / its CPU seconds (the replay check's pywb runs as up to four processes).
+    caps = {name: b["pages"] / cpu * (4 if name in ("wayback", "warcserver") else 1)
             for name, cpu in b["cpu_s"].items() if cpu > 0}
     slowest = min(caps, key=lambda k: caps[k]) if caps else None
     if slowest is not None:

@@ -184,12 +184,15 @@ def collection_acl(settings: Settings, name: str) -> Path:
     return collection_dir(settings, name) / "acl" / ACL_NAME
 
 
-def write_acl(settings: Settings, *, extra_indexes: dict[str, list[Path]] | None = None) -> Path:
+def write_acl(settings: Settings, *, extra_indexes: dict[str, list[Path]] | None = None,
+              only: Iterable[str] | None = None) -> Path:
     """Write the active rules to ``collections_dir/access-rules.aclj`` and to every collection's
     own file (with its embargo); return the first. Each file is replaced by rename.
 
     ``extra_indexes`` names index files about to join a collection: their hosts are covered by
-    its embargo before pywb can see them.
+    its embargo before pywb can see them. ``only``: just these collections' files (and the
+    first), e.g. the one a run joins, whose hosts changed; the others' did not (rewriting all of
+    them per run made a harvest of N sites write N squared files).
     """
     from archive.files import write_atomic
     from replay.collections import ACL_NAME, collection_index, collection_names, locked
@@ -203,7 +206,11 @@ def write_acl(settings: Settings, *, extra_indexes: dict[str, list[Path]] | None
             embargo = {s.name: s.embargo_days for s in db.scalars(select(Site))}
         path = root / ACL_NAME
         write_atomic(path, _text(acl_lines(rules)))
-        for name in sorted(set(collection_names(settings)) | set(extra)):
+        names = sorted(set(collection_names(settings)) | set(extra))
+        if only is not None:
+            keep = set(only)
+            names = [n for n in names if n in keep]
+        for name in names:
             days = embargo.get(name)
             hosts: set[str] = set()
             if days:

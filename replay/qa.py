@@ -1,11 +1,14 @@
 """Replay QA: replay every page of a run through pywb and load its requisites as a browser would.
 
-``check_run`` starts its own ``wayback`` processes (one per core, over a QA configuration
-without access rules or embargo, since QA checks completeness, not who may see what), fetches
-each page with pywb's ``id_`` replay (the archived bytes, unrewritten), parses the HTML and the
-CSS it loads, and asks the replay for every requisite. A requisite is *missing* when pywb has no
-capture of it (404 without a Memento-Datetime), an *error* when the replay gives the page a
-4xx/5xx answer for it (what a visitor would see: a broken image). Either makes the page
+``check_run`` starts its own pywb processes (one per core, over a QA configuration without
+access rules or embargo, since QA checks completeness, not who may see what), fetches each page
+from pywb's ``warcserver`` (the archived record pywb's replay finds for it: the same index
+lookup, fuzzy match, revisit resolution and WARC read that the front end's ``id_`` replay
+passes through unrewritten, at a third of the front end's CPU per request, measured with
+bench/crawl.py), parses the HTML and the CSS it loads, and asks the same for every requisite.
+With ``browser=True`` it runs ``wayback`` (the front end) instead, which the browser loads. A requisite is *missing* when pywb has no
+capture of it (no record; from ``wayback``: a 404 without a Memento-Datetime), an *error* when
+the replay gives the page a 4xx/5xx answer for it (what a visitor would see: a broken image). Either makes the page
 incomplete. Requisites are fetched once per check, however many pages use them.
 
 The pages checked are the run's and those of its patch runs, each at its newest capture: a patch
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from sqlalchemy import select
 
@@ -156,10 +159,33 @@ def timestamp(dt: datetime) -> str:
     return dt.strftime("%Y%m%d%H%M%S")
 
 
-class _Replayer:
-    """Fetches through several wayback workers, round robin, each requisite once."""
+def record_response(resp: Response) -> Response:
+    """The archived HTTP response in a warcserver's answer (a WARC record), as the front end's
+    ``id_`` replay gives it, with the capture's Memento-Datetime; no record: a bare 404."""
+    if resp.status != 200 or "warcserver-type" not in resp.headers:
+        return Response(404, {}, b"")
+    end = resp.body.find(b"\r\n\r\n")
+    warc_head, block = resp.body[:max(end, 0)], resp.body[end + 4:] if end >= 0 else b""
+    archived = fetch.parse_response(block) if block.startswith(b"HTTP/") else None
+    if archived is None:  # a resource record: its block is the document itself
+        ctype = ""
+        for line in warc_head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-type":
+                ctype = value.strip().decode("latin-1")
+        archived = Response(200, {"content-type": ctype}, block)
+    headers = dict(archived.headers)
+    headers["memento-datetime"] = resp.headers.get("memento-datetime", "")
+    return Response(archived.status, headers, archived.body)
 
-    def __init__(self, servers: list[tuple[str, int]], coll: str, limit: int) -> None:
+
+class _Replayer:
+    """Fetches through several pywb workers, round robin, each requisite once: from a
+    warcserver (``direct``) or from wayback's ``id_`` replay."""
+
+    def __init__(self, servers: list[tuple[str, int]], coll: str, limit: int,
+                 direct: bool = True) -> None:
+        self.direct = direct
         self.servers = itertools.cycle(servers)
         self.prefixes = tuple(f"http://{h}:{p}/{coll}/" for h, p in servers)
         self.coll = coll
@@ -183,10 +209,15 @@ class _Replayer:
         host, port = next(self.servers)
         async with self.sem:
             self.requests += 1
-            resp = await fetch.get(host, port, f"/{self.coll}/{ts}id_/{url}")
+            if self.direct:
+                resp = await fetch.get(host, port, f"/{self.coll}/resource?url="
+                                       f"{quote(url, safe='')}&closest={ts}&matchType=exact")
+            else:
+                resp = await fetch.get(host, port, f"/{self.coll}/{ts}id_/{url}")
         if resp is None:
             log.warning("replay of %s gave no answer", url)
-        return resp
+            return None
+        return record_response(resp) if self.direct else resp
 
     async def requisite(self, url: str, ts: str) -> Fetched:
         task = self.cache.get(url)
@@ -258,9 +289,9 @@ async def _check_page(rp: _Replayer, url: str, ts: str, crawl_status: int | None
 
 async def _replay_all(servers: list[tuple[str, int]], coll: str,
                       pages: list[tuple[str, str, int | None]], captured: dict[str, int | None],
-                      replay_base: str, progress: Callable[[int, int], None] | None
-                      ) -> tuple[list[PageResult], int]:
-    rp = _Replayer(servers, coll, limit=8 * len(servers))
+                      replay_base: str, progress: Callable[[int, int], None] | None,
+                      direct: bool = True) -> tuple[list[PageResult], int]:
+    rp = _Replayer(servers, coll, limit=8 * len(servers), direct=direct)
     done = 0
     page_sem = asyncio.Semaphore(16 * len(servers))
 
@@ -323,8 +354,9 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
               browser: bool = False, browser_pages: int = 50,
               servers: list[tuple[str, int]] | None = None) -> QAResult:
     """Replay-check every page of a run; store the result and write the HTML report.
-    ``servers``: running wayback processes that replay the run's collection
-    (``replay.qa_server.QaReplay``), used instead of starting its own."""
+    ``servers``: running warcserver processes that serve the run's collection
+    (``replay.qa_server.QaReplay``), used instead of starting its own; not with ``browser``,
+    which starts wayback processes of its own (the browser loads the front end)."""
     from replay.report import write_report
 
     with session_scope(settings) as db:
@@ -364,12 +396,16 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
     settings.collections_dir.mkdir(parents=True, exist_ok=True)
     qa_dir = Path(tempfile.mkdtemp(prefix=".qa-", dir=settings.collections_dir))
     own: list[Wayback] = []
+    tool = "wayback" if browser else "warcserver"
+    if browser:
+        servers = None
     try:
         if servers is None:
             write_config(settings, target=qa_dir / "config.yaml", access=False)
             n = workers or workers_for_machine()
             for i in range(min(n, max(1, len(pages) // 20)) if pages else 0):
-                own.append(Wayback(qa_dir, log_path=qa_dir / f"wayback-{i}.log").launch())
+                own.append(Wayback(qa_dir, log_path=qa_dir / f"{tool}-{i}.log",
+                                   tool=tool).launch())
             for server in own:
                 server.wait_ready()
         used = servers if servers is not None else [(s.host, s.port) for s in own]
@@ -378,7 +414,8 @@ def check_run(settings: Settings, run_id: int, *, workers: int | None = None,
         requests = 0
         if pages:
             results, requests = _run_coroutine(
-                lambda: _replay_all(used, coll, pages, captured, replay_base, progress)
+                lambda: _replay_all(used, coll, pages, captured, replay_base, progress,
+                                    direct=not browser)
             )
         if browser and results:
             from replay.browser import browser_check

@@ -93,7 +93,7 @@ class Wayback:
 
     def __init__(self, collections_dir: Path, host: str = "127.0.0.1", port: int = 0,
                  log_path: Path | None = None, start_timeout: float = 60.0,
-                 die_with_parent: bool = False) -> None:
+                 die_with_parent: bool = False, tool: str = "wayback") -> None:
         self.collections_dir = Path(collections_dir)
         self.host = host
         self.port = port
@@ -102,6 +102,9 @@ class Wayback:
         # Linux: SIGTERM when the thread that launched it ends (even killed with -9): a QA
         # server lives no longer than the harvest that started it.
         self.die_with_parent = die_with_parent
+        # "wayback" (the replay front end) or "warcserver" (pywb's record server alone, which
+        # the front end asks for every replay: what replay QA asks, at a third of the CPU).
+        self.tool = tool
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -128,7 +131,7 @@ class Wayback:
         log = open(self.log_path, "ab")  # noqa: SIM115  (handed to the child)
         try:
             self.proc = subprocess.Popen(
-                [venv_tool("wayback"), "-b", self.host, "-p", str(self.port)],
+                [venv_tool(self.tool), "-b", self.host, "-p", str(self.port)],
                 cwd=self.collections_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -149,7 +152,7 @@ class Wayback:
                 self.proc = None
                 if "Address already in use" in tail:
                     raise ReplayServerError(f"port {self.port} on {self.host} is in use")
-                raise ReplayServerError(f"wayback exited at start:\n{tail}")
+                raise ReplayServerError(f"{self.tool} exited at start:\n{tail}")
             # wayback also runs its internal index server on a port of its own: the front end
             # is the one whose home page is HTML.
             for port in [self.port] if self.port else listening_ports(self.proc.pid):
@@ -158,7 +161,8 @@ class Wayback:
                     return self
             time.sleep(0.05)
         self.stop()
-        raise ReplayServerError(f"wayback did not answer within {self.start_timeout:.0f} s")
+        raise ReplayServerError(
+            f"{self.tool} did not answer within {self.start_timeout:.0f} s")
 
     def start(self) -> Wayback:
         return self.launch().wait_ready()
@@ -171,6 +175,8 @@ class Wayback:
             r = httpx.get(f"http://{host}:{port}/", timeout=2.0)
         except httpx.HTTPError:
             return False
+        if self.tool != "wayback":
+            return True  # a warcserver has no home page and no second port: any answer
         return r.status_code == 200 and r.headers.get("content-type", "").startswith("text/html")
 
     def stop(self, timeout: float = 10.0) -> None:
