@@ -15,13 +15,14 @@ option gives. A setting never holds a secret itself, only the name of the variab
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -38,6 +39,7 @@ SETTINGS_FILE = "bewaar.toml"
 TEST_PREFIXES = ("BEWAAR_TEST_", "BEWAAR_REQUIRE_")
 # Settings whose value is the NAME of an environment variable that holds a secret.
 SECRET_NAME_SETTINGS = ("seal_key_password_env",)
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class Settings(BaseSettings):
@@ -52,8 +54,13 @@ class Settings(BaseSettings):
         "SQLAlchemy database URL (sqlite:///PATH or postgresql://…); "
         "default sqlite:///HOME/bewaar.sqlite3."))
     storage_url: str | None = Field(default=None, description=(
-        "Folder (a path or a file:// URL) where WARCs (warcs/) and sealed packages (packages/) "
-        "go; a relative path is taken from HOME; default HOME. s3:// is not supported yet."))
+        "Where finished WARCs (warcs/), their CDXJ and sealed packages (packages/) go: a folder "
+        "(a path or a file:// URL; a relative path is taken from HOME; default HOME) or an "
+        "S3 bucket, s3://BUCKET/PREFIX (endpoint and credentials from the AWS_* variables, "
+        "AWS_ENDPOINT_URL for MinIO/Ceph); with a bucket HOME is the working area and cache."))
+    storage_cache_size: int = Field(default=10_000_000_000, ge=0, description=(
+        "Bytes of files fetched from an s3:// storage_url kept on local disk (HOME/object-cache); "
+        "the least recently used go past it. 0 keeps only the files in use."))
 
     # Organisation (warcinfo, bag-info, MDTO)
     organisation: str | None = Field(default=None, min_length=1, description=(
@@ -104,6 +111,9 @@ class Settings(BaseSettings):
         "Check the replay of each finished crawl (replay QA) before it is sealed."))
     seal_after_crawl: bool = Field(default=True, description=(
         "Seal each finished crawl into a package."))
+    search_after_crawl: bool = Field(default=True, description=(
+        "Add each finished crawl's pages and PDFs to the full-text search index (off: "
+        "`bewaar search reindex` adds them later)."))
     enrich_after_archiving: bool | None = Field(default=None, description=(
         "Compute the archivist's metadata suggestions (`bewaar enrich`) for each package "
         "sealed after a crawl, a chat export or a chat import; unset: on when the models "
@@ -143,6 +153,24 @@ class Settings(BaseSettings):
     serve_host: str = Field(default="127.0.0.1", description="Address `bewaar serve` listens on.")
     serve_port: int = Field(default=8000, ge=0, le=65535, description=(
         "Port of `bewaar serve` (0 = any free port)."))
+    task_queue: Literal["local", "postgres"] = Field(default="local", description=(
+        "Where the scheduled and requested jobs (crawls, harvests, chat exports, seals, "
+        "exports) run: \"local\" in the `bewaar serve` process itself; \"postgres\" queued in "
+        "the PostgreSQL database (procrastinate) and run by `bewaar worker` processes on any "
+        "machine that shares the database and storage_url (`bewaar serve` then only "
+        "schedules). \"postgres\" needs a postgresql:// database_url."))
+    harvest_window: str | None = Field(default=None, min_length=1, description=(
+        "Cron (Europe/Amsterdam) of the service's harvest window, e.g. '0 2 * * *': at each, "
+        "every active site whose schedule fired since the last finished window is harvested "
+        "at once, as `bewaar harvest` does (one crawl process, harvest_concurrency sites at a "
+        "time, a slow site holding only its own slot, unfinished runs resumed); those "
+        "schedules then start no crawl of their own. Unset: each schedule crawls its site."))
+    worker_heartbeat: float = Field(default=10.0, gt=0, le=3600, description=(
+        "Seconds between the heartbeats of a `bewaar worker` (task_queue = \"postgres\")."))
+    worker_stall_timeout: float = Field(default=60.0, gt=0, description=(
+        "Seconds without a heartbeat after which a `bewaar worker` counts as gone: its jobs "
+        "are taken up by another worker (a crawl resumes) and its locks lapse. Keep it "
+        "several heartbeats long."))
     upload_max_bytes: int = Field(default=2_000_000_000, ge=1, description=(
         "Largest upload the web app accepts (the files of one chat export upload together, "
         "in bytes); reading stops and the upload is refused (413) past it."))
@@ -164,6 +192,15 @@ class Settings(BaseSettings):
             raise ValueError("not a database URL (try sqlite:///path or postgresql://…)")
         return v
 
+    @field_validator("task_queue")
+    @classmethod
+    def _check_task_queue(cls, v: str, info: ValidationInfo) -> str:
+        url = info.data.get("database_url") or "sqlite:"
+        if v == "postgres" and not url.startswith("postgresql"):
+            raise ValueError('task_queue = "postgres" needs a PostgreSQL database_url '
+                             "(postgresql://…); the database is SQLite")
+        return v
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, v: Any) -> Any:
@@ -176,14 +213,18 @@ class Settings(BaseSettings):
             return v
         parts = urlsplit(v)
         if parts.scheme == "s3":
-            raise ValueError("S3 storage (s3://) is not supported yet; "
-                             "use a local folder or a file:// URL")
-        if parts.scheme == "file":
+            if not parts.netloc or not _BUCKET.fullmatch(parts.netloc):
+                raise ValueError("an s3:// URL names a bucket: s3://BUCKET/PREFIX "
+                                 "(3-63 lower-case letters, digits, dots or hyphens)")
+            if parts.query or parts.fragment or "@" in parts.netloc:
+                raise ValueError("an s3:// URL is s3://BUCKET/PREFIX only; credentials come "
+                                 "from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY")
+        elif parts.scheme == "file":
             if parts.netloc not in ("", "localhost") or not parts.path:
                 raise ValueError("a file:// URL names a local folder: file:///path")
         elif len(parts.scheme) > 1:
             raise ValueError(f"unknown storage URL scheme {parts.scheme!r}; "
-                             "use a local folder or a file:// URL")
+                             "use a local folder, a file:// URL or s3://BUCKET/PREFIX")
         elif not v.strip():
             raise ValueError("empty storage location")
         return v
@@ -208,8 +249,8 @@ class Settings(BaseSettings):
 
     @property
     def storage_root(self) -> Path:
-        """The folder of ``storage_url`` (HOME when unset)."""
-        if self.storage_url is None:
+        """The folder of ``storage_url`` (HOME when unset or a bucket: the working area)."""
+        if self.storage_url is None or self.storage_url.startswith("s3://"):
             return self.home
         text = self.storage_url
         path = Path(urlsplit(text).path) if text.startswith("file:") else Path(text).expanduser()
@@ -231,6 +272,11 @@ class Settings(BaseSettings):
     @property
     def packages_dir(self) -> Path:
         return self.storage_root / "packages"
+
+    @property
+    def storage_cache_dir(self) -> Path:
+        """Files fetched from an s3:// storage, under their keys (archive.storage)."""
+        return self.home / "object-cache"
 
     @property
     def collections_dir(self) -> Path:

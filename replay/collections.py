@@ -36,6 +36,7 @@ from archive.errors import BewaarError, NotFoundError
 from archive.files import atomic_file, write_atomic
 from archive.models import CollectionRun, CrawlRun, Site, WarcFile
 from archive.settings import Settings
+from archive.storage import bucket, in_use, is_remote, local_copy, remote_size, warc_key
 
 CONFIG_NAME = "config.yaml"
 ACL_NAME = "access-rules.aclj"
@@ -94,35 +95,36 @@ def load_run(db: Session, run_id: int) -> CrawlRun:
     return run
 
 
-def _local_path(wf: WarcFile) -> Path:
-    if "://" in wf.path and not wf.path.startswith("file://"):
-        raise CollectionError(
-            f"{wf.filename} is stored at {wf.path.split('://')[0]}://…; replay needs local WARC files"
-        )
-    return Path(wf.path.removeprefix("file://"))
-
-
-def _check_warc(wf: WarcFile) -> Path:
-    path = _local_path(wf)
-    if not path.is_file():
-        raise CollectionError(f"WARC file {wf.filename} is missing: {path}")
-    size = path.stat().st_size
+def _check_warc(settings: Settings, wf: WarcFile) -> Path | None:
+    """The WARC's local file (None: it is in the bucket, which pywb reads itself), checked
+    against the size the database recorded."""
+    if is_remote(wf.path):
+        size = remote_size(settings, wf.path)
+        if size is None:
+            raise CollectionError(f"WARC file {wf.filename} is missing from the bucket: {wf.path}")
+    else:
+        path = Path(wf.path.removeprefix("file://"))
+        if not path.is_file():
+            raise CollectionError(f"WARC file {wf.filename} is missing: {path}")
+        size = path.stat().st_size
     if size != wf.size:
         raise CollectionError(
             f"WARC file {wf.filename} has changed: {size} bytes, the database recorded {wf.size}"
         )
-    return path
+    return None if is_remote(wf.path) else path
 
 
-def _index_for(wf: WarcFile, warc: Path, scratch: Path) -> Path:
+def _index_for(settings: Settings, wf: WarcFile, warc: Path | None, scratch: Path) -> Path:
     """The sorted CDXJ of one WARC: the crawler's, checked against its digest, or made now."""
     if wf.cdxj_path:
-        cdxj = Path(wf.cdxj_path)
+        cdxj = local_copy(settings, wf.cdxj_path)
         if not cdxj.is_file():
             raise CollectionError(f"index {cdxj} of {wf.filename} is missing")
         if wf.cdxj_sha256 and sha256_file(cdxj) != wf.cdxj_sha256:
             raise CollectionError(f"index {cdxj} of {wf.filename} has changed since the crawl")
         return cdxj
+    if warc is None:
+        warc = local_copy(settings, wf.path)
     # No index recorded: index the WARC with pywb's indexer (a subprocess), sorted.
     out = scratch / (wf.filename + ".cdxj")
     proc = subprocess.run(
@@ -177,25 +179,26 @@ def add_run_to_collection(settings: Settings, run_id: int) -> Path:
         name = site.name
         warcs = list(run.warc_files)
         done = db.scalar(select(CollectionRun).where(CollectionRun.run_id == run_id))
-        plan = [(wf, _check_warc(wf)) for wf in warcs]
+        plan = [(wf, _check_warc(settings, wf)) for wf in warcs]
 
     cdir = collection_dir(settings, name)
     archive_dir, index = cdir / "archive", cdir / "indexes" / INDEX_NAME
     if done is not None and index.exists() and all(
-        (archive_dir / wf.filename).exists() for wf, _ in plan
+        path is None or (archive_dir / wf.filename).exists() for wf, path in plan
     ):
         return cdir
 
-    with locked(settings.collections_dir / f".{name}.lock"), \
+    with locked(settings.collections_dir / f".{name}.lock"), in_use(settings), \
             tempfile.TemporaryDirectory(prefix=".scratch-", dir=_mkdir(settings.collections_dir)) as tmp:
-        sources = [_index_for(wf, path, Path(tmp)) for wf, path in plan]
+        sources = [_index_for(settings, wf, path, Path(tmp)) for wf, path in plan]
         archive_dir.mkdir(parents=True, exist_ok=True)
         index.parent.mkdir(parents=True, exist_ok=True)
         made: list[Path] = []
-        write_acl(settings, extra_indexes={name: sources})  # an embargo covers new hosts first
+        # An embargo covers new hosts first; only this collection's hosts change.
+        write_acl(settings, extra_indexes={name: sources}, only=[name])
         try:
-            for wf, path in plan:
-                if _link(path, archive_dir / wf.filename):
+            for wf, path in plan:  # a WARC in the bucket: pywb reads it there (archive_paths)
+                if path is not None and _link(path, archive_dir / wf.filename):
                     made.append(archive_dir / wf.filename)
             lines = 0
             inputs = ([index] if index.exists() else []) + sources
@@ -215,7 +218,7 @@ def add_run_to_collection(settings: Settings, run_id: int) -> Path:
                 db.add(row)
             row.warcs = len(plan)
             row.index_lines = lines
-    write_config(settings)
+    write_config(settings, acls_of=[name])
     return cdir
 
 
@@ -275,37 +278,59 @@ def verify_collection(settings: Settings, name: str) -> list[str]:
         problems.append(f"collection {name}: index {cdir / 'indexes' / INDEX_NAME} is missing")
     with session_scope(settings) as db:
         rows = db.execute(
-            select(WarcFile.filename, WarcFile.size)
+            select(WarcFile.filename, WarcFile.size, WarcFile.path)
             .join(CollectionRun, CollectionRun.run_id == WarcFile.run_id)
             .where(CollectionRun.collection == name)
         ).all()
-    for filename, size in rows:
+    for filename, size, location in rows:
         link = cdir / "archive" / filename
-        if not link.exists():
+        if is_remote(location):
+            found = remote_size(settings, location)
+            if found is None:
+                problems.append(f"collection {name}: WARC {filename} is missing from the "
+                                f"bucket ({location})")
+            elif found != size:
+                problems.append(f"collection {name}: WARC {filename} has changed (size)")
+        elif not link.exists():
             problems.append(f"collection {name}: WARC {filename} is missing from {link.parent}")
         elif link.stat().st_size != size:
             problems.append(f"collection {name}: WARC {filename} has changed (size)")
     return problems
 
 
-def write_config(settings: Settings, *, target: Path | None = None, access: bool = True) -> Path:
+def archive_paths(settings: Settings, name: str) -> list[str]:
+    """Where pywb looks for a collection's WARCs: its archive/ folder of links to local
+    files, then, with a bucket as storage, the bucket's folder of the site (pywb reads byte
+    ranges of s3:// objects itself, through boto3, with the same AWS_* variables)."""
+    paths = [str(collection_dir(settings, name) / "archive") + "/"]
+    store = bucket(settings)
+    if store is not None:
+        paths.append(store.url_of(warc_key(name, "")))
+    return paths
+
+
+def write_config(settings: Settings, *, target: Path | None = None, access: bool = True,
+                 acls_of: list[str] | None = None) -> Path:
     """(Re)write config.yaml for every collection: indexes, archives and its ACL file.
 
     Access rules and embargoes live in the ACL files only (``replay.access``), which pywb reads
     for every query: changing them needs no new config.yaml and no restart. ``access=False``
-    leaves them out (for replay QA, written to ``target``).
+    leaves them out (for replay QA, written to ``target``). ``acls_of``: the collections whose
+    ACL files are (re)written first, besides any that has none yet; default all.
     """
     from replay.access import collection_acl, write_acl  # ACL files exist before pywb starts
 
     root = _mkdir(settings.collections_dir)
     if access:
-        write_acl(settings)
+        only = None if acls_of is None else set(acls_of) | {
+            n for n in collection_names(settings) if not collection_acl(settings, n).exists()}
+        write_acl(settings, only=only)
     colls: dict[str, dict[str, object]] = {}
     for name in collection_names(settings):
         cdir = root / name
         entry: dict[str, object] = {
             "index_paths": str(cdir / "indexes") + "/",
-            "archive_paths": str(cdir / "archive") + "/",
+            "archive_paths": archive_paths(settings, name),
             "default_access": "allow",
         }
         if access:

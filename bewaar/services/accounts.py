@@ -61,13 +61,13 @@ def _sha256(token: str) -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise AccountError("the password needs at least %(min)s characters", min=MIN_PASSWORD)
 
 
 def get_user(db: Session, name: str) -> User:
     user = db.scalar(select(User).where(User.name == name))
     if user is None:
-        raise NotFoundError(f"no user named {name!r} (see `bewaar user list`)")
+        raise NotFoundError("no user named %(name)r (see `bewaar user list`)", name=name)
     return user
 
 
@@ -84,12 +84,14 @@ def add_user(settings: Settings, actor: str, name: str, role: str,
              password: str) -> dict[str, Any]:
     with change(settings, actor, "user.add", name, role=role) as c:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}", name):
-            raise AccountError(f"user name {name!r}: use letters, digits, '.', '_', '@' or '-'")
+            raise AccountError("user name %(name)r: use letters, digits, '.', '_', '@' or '-'",
+                               name=name)
         if role not in ROLES:
-            raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+            raise AccountError("unknown role %(role)r; choose one of %(known)s", role=role,
+                               known=", ".join(ROLES))
         _check_password(password)
         if c.db.scalar(select(User).where(User.name == name)) is not None:
-            raise AccountError(f"a user named {name!r} exists already")
+            raise AccountError("a user named %(name)r exists already", name=name)
         user = User(name=name, role=role, password_hash=hash_password(password))
         c.db.add(user)
         c.db.flush()
@@ -99,7 +101,8 @@ def add_user(settings: Settings, actor: str, name: str, role: str,
 def set_role(settings: Settings, actor: str, name: str, role: str) -> dict[str, Any]:
     with change(settings, actor, "user.role", name, role=role) as c:
         if role not in ROLES:
-            raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+            raise AccountError("unknown role %(role)r; choose one of %(known)s", role=role,
+                               known=", ".join(ROLES))
         user = get_user(c.db, name)
         c.note(previous=user.role)
         user.role = role
@@ -112,8 +115,9 @@ def set_disabled(settings: Settings, actor: str, name: str, disabled: bool) -> d
     with change(settings, actor, "user.disable" if disabled else "user.enable", name) as c:
         user = get_user(c.db, name)
         if user.disabled == disabled:
-            raise AccountError(f"user {name!r} is {'disabled' if disabled else 'enabled'} "
-                               f"already")
+            if disabled:
+                raise AccountError("user %(name)r is disabled already", name=name)
+            raise AccountError("user %(name)r is enabled already", name=name)
         user.disabled = disabled
         if disabled:
             ended = _revoke_all(c.db, user, kind="session")
@@ -222,9 +226,9 @@ def revoke_token(settings: Settings, actor: str, token_id: int) -> dict[str, Any
     with change(settings, actor, "token.revoke", str(token_id)) as c:
         row = c.db.get(ApiToken, token_id)
         if row is None or row.kind != "api":
-            raise NotFoundError(f"no API token {token_id} (see `bewaar token list`)")
+            raise NotFoundError("no API token %(id)s (see `bewaar token list`)", id=token_id)
         if row.revoked:
-            raise AccountError(f"API token {token_id} is revoked already")
+            raise AccountError("API token %(id)s is revoked already", id=token_id)
         row.revoked = True
         c.note(user=row.user.name, label=row.label)
         return token_dict(row)

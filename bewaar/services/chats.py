@@ -48,15 +48,18 @@ def add_matrix(settings: Settings, actor: str, name: str, *, homeserver: str, us
     with change(settings, actor, "chat.add", name, kind="matrix", homeserver=homeserver,
                 user=user, category=category) as c:
         if not re.fullmatch(NAME_RE, name):
-            raise InputError(f"source name {name!r}: use letters, digits, '.', '_' or '-'")
+            raise InputError("source name %(name)r: use letters, digits, '.', '_' or '-'",
+                             field="name", name=name)
         if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", homeserver):
-            raise InputError(f"--homeserver {homeserver!r} is not an http(s) URL")
+            raise InputError("--homeserver %(url)r is not an http(s) URL", field="homeserver",
+                             url=homeserver)
         if not USER_ID.fullmatch(user):
-            raise InputError(f"--user {user!r} is not a Matrix user id like @name:server")
+            raise InputError("--user %(user)r is not a Matrix user id like @name:server",
+                             field="user", user=user)
         for var in (password_env, token_env, keys_passphrase_env):
             if var is not None and var.upper().startswith("BEWAAR_"):
-                raise InputError(f"{var}: name a variable outside BEWAAR_* for a secret "
-                                 f"(BEWAAR_* variables are settings)")
+                raise InputError("%(var)s: name a variable outside BEWAAR_* for a secret "
+                                 "(BEWAAR_* variables are settings)", var=var)
         given = [x for x in (password_env, token_env, secret_file) if x is not None]
         if len(given) != 1:
             raise InputError("give exactly one of --password-env, --token-env or --secret-file")
@@ -70,21 +73,23 @@ def add_matrix(settings: Settings, actor: str, name: str, *, homeserver: str, us
             try:
                 check_file(path)
             except SecretError as exc:
-                raise InputError(str(exc)) from None
+                raise InputError.of(exc) from None
             ref = f"file:{path}"
         rooms = list(rooms or [])
         if bool(rooms) == all_joined:
             raise InputError("give either --room ROOM_ID (one or more) or --all-joined")
         bad = [r for r in rooms if not ROOM_ID.fullmatch(r)]
         if bad:
-            raise InputError(f"not a Matrix room id (like !abc:server or !abc): {', '.join(bad)}")
+            raise InputError("not a Matrix room id (like !abc:server or !abc): %(rooms)s",
+                             field="rooms", rooms=", ".join(bad))
         if (keys_file is None) != (keys_passphrase_env is None):
             raise InputError("--keys-file and --keys-passphrase-env go together")
         if keys_file is not None and not keys_file.is_file():
-            raise InputError(f"key file {keys_file} does not exist")
+            raise InputError("key file %(path)s does not exist", path=keys_file)
         find_category(settings, category)  # an unknown category fails here, not at sealing
         if c.db.scalar(select(ChatSource).where(ChatSource.name == name)):
-            raise InputError(f"a chat source named {name!r} exists already")
+            raise InputError("a chat source named %(name)r exists already", field="name",
+                             name=name)
         source = ChatSource(name=name, kind="matrix", homeserver=homeserver.rstrip("/"),
                             user_id=user, secret_ref=ref, rooms=rooms, all_joined=all_joined,
                             category=category,
@@ -141,7 +146,8 @@ def add_export(settings: Settings, actor: str, kind: str, name: str, *, category
                              "selectielijst load FILE` (then give --category CODE)")
         find_category(settings, category)
         if c.db.scalar(select(ChatSource).where(ChatSource.name == name)):
-            raise InputError(f"a chat source named {name!r} exists already")
+            raise InputError("a chat source named %(name)r exists already", field="name",
+                             name=name)
         source = new_export_source(kind, name, category=category, timezone=timezone,
                                    locale=locale, owner=owner)
         c.db.add(source)
@@ -153,13 +159,14 @@ def import_export(settings: Settings, actor: str, name: str, files: list[Path],
                   progress: Callable[[ExportProgress], None] | None = None) -> ImportResult:
     """Archive what is new in export files of a source and seal it (no package when nothing
     is new). The audit row names the files and counts what was read."""
-    from chat_archiver.imports import import_files
+    from chat_archiver.imports import collector_paused, import_files
 
-    with change(settings, actor, "chat.import", name,
-                files=[Path(f).name for f in files]) as c:
-        result = import_files(settings, name, [Path(f) for f in files], progress)
-        c.note(**{k: v for k, v in result.as_dict().items() if k != "warnings"},
-               warnings=len(result.warnings))
-    _search_index(settings, actor, result.package)
+    with collector_paused():
+        with change(settings, actor, "chat.import", name,
+                    files=[Path(f).name for f in files]) as c:
+            result = import_files(settings, name, [Path(f) for f in files], progress)
+            c.note(**{k: v for k, v in result.as_dict().items() if k != "warnings"},
+                   warnings=len(result.warnings))
+        _search_index(settings, actor, result.package)
     _enrich(settings, actor, result.package)
     return result

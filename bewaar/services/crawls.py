@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from archive.package.build import PackageResult
     from crawler import CrawlProgress, CrawlResult
     from replay import QAResult
+    from replay.qa_server import BackgroundReplay
 
 log = logging.getLogger(__name__)
 
@@ -53,28 +54,61 @@ def crawl(settings: Settings, actor: str, *, site: str | None = None,
     a failed crawl or ``after=False``)."""
     from crawler import run_crawl
 
-    with change(settings, actor, "crawl.run", site) as c:
-        if patch is not None:
-            c.note(patch_of=patch)
-            result = run_crawl(settings, patch_run_id=patch, urls=urls, progress=progress)
-        elif resume is not None:
-            c.note(resume=resume)
-            result = run_crawl(settings, resume_run_id=resume, progress=progress)
-        else:
-            if site is None:
-                site = c.target = _adhoc_site(settings, actor, list(urls or []))
-            with _session(settings) as db:
-                get_site(db, site, active=True)
-            result = run_crawl(settings, site_name=site, urls=urls, progress=progress)
-        c.note(run_id=result.run_id, status=result.status, pages=result.pages,
-               fetches=result.fetches, errors=result.errors, error=result.error)
-        if c.target is None:
-            c.target = _site_of_run(settings, result.run_id)
-        if result.status != "finished":
-            c.outcome = "failed"
-    steps = after_crawl(settings, actor, result.run_id) if after and result.status == "finished" \
-        else None
+    replay: BackgroundReplay | None = None
+    try:
+        with change(settings, actor, "crawl.run", site) as c:
+            from archive.storage import check_storage
+
+            check_storage(settings)  # a bucket that cannot be used: before a site is added
+            if patch is not None:
+                c.note(patch_of=patch)
+                replay = _replay_for(settings, after, lambda: _site_of_run(settings, patch))
+                result = run_crawl(settings, patch_run_id=patch, urls=urls, progress=progress)
+            elif resume is not None:
+                c.note(resume=resume)
+                replay = _replay_for(settings, after, lambda: _site_of_run(settings, resume))
+                result = run_crawl(settings, resume_run_id=resume, progress=progress)
+            else:
+                if site is None:
+                    site = c.target = _adhoc_site(settings, actor, list(urls or []))
+                with _session(settings) as db:
+                    get_site(db, site, active=True)
+                replay = _replay_for(settings, after, lambda: str(site))
+                result = run_crawl(settings, site_name=site, urls=urls, progress=progress)
+            c.note(run_id=result.run_id, status=result.status, pages=result.pages,
+                   fetches=result.fetches, errors=result.errors, error=result.error)
+            if c.target is None:
+                c.target = _site_of_run(settings, result.run_id)
+            if result.status != "finished":
+                c.outcome = "failed"
+        steps = None
+        if after and result.status == "finished":
+            servers = replay.servers() if replay is not None else None
+            steps = after_crawl(settings, actor, result.run_id,
+                                {"servers": servers} if servers else None)
+    finally:
+        if replay is not None:
+            replay.stop()
     return result, steps
+
+
+def _replay_for(settings: Settings, after: bool,
+                site: Callable[[], str]) -> BackgroundReplay | None:
+    """The replay check's pywb processes (``replay.qa_server``), started as the crawl begins
+    (``qa_after_crawl``): their start (pywb and gevent imports, about a CPU-second each) then
+    overlaps the crawl instead of following it. None when there will be no check or the run is unknown (the crawl
+    then says so)."""
+    if not (after and settings.qa_after_crawl):
+        return None
+    from archive.errors import NotFoundError
+    from replay.qa import workers_for_machine
+    from replay.qa_server import BackgroundReplay
+
+    try:
+        name = site()
+    except NotFoundError:
+        return None
+    return BackgroundReplay(settings, [name], workers=workers_for_machine())
 
 
 def _session(settings: Settings) -> Any:
@@ -160,7 +194,7 @@ def after_crawl(settings: Settings, actor: str, run_id: int,
 
     def sealed() -> dict[str, Any]:
         package = seal(settings, actor, run_id)
-        return {"package_id": package.id, "path": str(package.path),
+        return {"package_id": package.id, "path": package.location or str(package.path),
                 "timestamped": package.timestamped}
 
     indexed = step("collection", lambda: {"path": str(add_to_collection(settings, actor,
@@ -179,7 +213,10 @@ def after_crawl(settings: Settings, actor: str, run_id: int,
         from bewaar.services.suggestions import after_archiving
 
         steps["enrich"] = after_archiving(settings, actor, steps["seal"]["package_id"])
-    step("search", lambda: _search_index(settings, actor, run_id))  # after the seal: its id
+    if settings.search_after_crawl:
+        step("search", lambda: _search_index(settings, actor, run_id))  # after the seal: its id
+    else:
+        steps["search"] = {"ok": True, "skipped": "search_after_crawl is off"}
     return {"run_id": run_id, "ok": all(s["ok"] for s in steps.values()), **steps}
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.errors import NotFoundError
+from archive.errors import NotFoundError, Word
 from archive.models import DestructionItem, DestructionList, Package, Retention, User, utcnow
 from archive.settings import Settings
 from bewaar.services.audit import change
@@ -49,8 +49,8 @@ def _number(list_id: Any) -> int:
     try:
         return int(str(list_id).strip())
     except ValueError:
-        raise InputError(f"destruction list id {list_id!r} is not a number",
-                         field="list") from None
+        raise InputError("destruction list id %(id)r is not a number", field="list",
+                         id=list_id) from None
 
 
 def get_list(db: Session, list_id: Any) -> DestructionList:
@@ -58,7 +58,8 @@ def get_list(db: Session, list_id: Any) -> DestructionList:
     number = _number(list_id)
     dl = db.get(DestructionList, number)
     if dl is None:
-        raise NotFoundError(f"no destruction list {number} (see `bewaar destroy list`)")
+        raise NotFoundError("no destruction list %(id)s (see `bewaar destroy list`)",
+                            id=number)
     return dl
 
 
@@ -112,24 +113,28 @@ def acting_user(db: Session, name: str, roles: Iterable[str], step: str) -> User
     roles = tuple(roles)
     name = (name or "").strip()
     if not name:
-        raise InputError(f"name the user who {step} (--user NAME)", field="user")
+        raise InputError("name the user who may %(step)s (--user NAME)", field="user",
+                         step=Word(step))
     user = db.scalar(select(User).where(User.name == name))
     if user is None:
-        raise NotFoundError(f"no user named {name!r} (see `bewaar user list`)")
+        raise NotFoundError("no user named %(name)r (see `bewaar user list`)", name=name)
     if user.disabled:
-        raise InputError(f"user {name!r} is disabled", field="user")
+        raise InputError("user %(name)r is disabled", field="user", name=name)
     if user.role not in roles:
-        raise InputError(f"user {name!r} has the role {user.role!r}; only "
-                         f"{' or '.join(roles)} may {step}", field="user")
+        raise InputError("user %(name)r has the role %(role)r; only %(roles)s may %(step)s",
+                         field="user", name=name, role=user.role, roles=", ".join(roles),
+                         step=Word(step))
     return user
 
 
 def _reason(text: str | None, what: str) -> str:
     reason = " ".join((text or "").split())
     if not reason:
-        raise InputError(f"give the reason {what} (--reason TEXT)", field="reason")
+        raise InputError("give the reason %(what)s (--reason TEXT)", field="reason",
+                         what=Word(what))
     if len(reason) > MAX_REASON:
-        raise InputError(f"the reason is longer than {MAX_REASON} characters", field="reason")
+        raise InputError("the reason is longer than %(max)s characters", field="reason",
+                         max=MAX_REASON)
     return reason
 
 
@@ -137,9 +142,14 @@ def _in_state(dl: DestructionList, wanted: str, step: str) -> None:
     if dl.state != wanted:
         by = {"reviewed": dl.reviewed_by, "rejected": dl.reviewed_by,
               "approved": dl.approved_by, "cancelled": dl.cancelled_by}.get(dl.state)
-        raise InputError(f"destruction list {dl.id} is {dl.state}"
-                         + (f" (by {by})" if by else "")
-                         + f": only a {wanted} list can be {step}", field="list")
+        if by:
+            raise InputError("destruction list %(id)s is %(state)s (by %(by)s): only a "
+                             "%(wanted)s list can be %(step)s", field="list", id=dl.id,
+                             state=Word(dl.state), by=by, wanted=Word(wanted),
+                             step=Word(step))
+        raise InputError("destruction list %(id)s is %(state)s: only a %(wanted)s list can "
+                         "be %(step)s", field="list", id=dl.id, state=Word(dl.state),
+                         wanted=Word(wanted), step=Word(step))
 
 
 # Changes ----------------------------------------------------------------------------------
@@ -156,8 +166,9 @@ def propose(settings: Settings, user: str, as_of: Any = None,
             .where(DestructionList.state.in_(OPEN))))
         due = [p for p in due_for_destruction(db, day) if p not in listed]
         if not due:
-            raise InputError(f"nothing is due for destruction on {day.isoformat()} (that is "
-                             "not held or on an open list already): no list made")
+            raise InputError("nothing is due for destruction on %(date)s (that is not held "
+                             "or on an open list already): no list made",
+                             date=day.isoformat())
         dl = DestructionList(state="proposed", as_of=day, proposed_by=user)
         db.add(dl)
         db.flush()
@@ -185,8 +196,9 @@ def review(settings: Settings, user: str, list_id: Any, *, approve: bool,
         c.target = f"destruction:{dl.id}"
         _in_state(dl, "proposed", "reviewed")
         if dl.proposed_by == user:
-            raise InputError(f"{user} proposed destruction list {dl.id}: another records "
-                             "manager must review it (four eyes)", field="user")
+            raise InputError("%(user)s proposed destruction list %(id)s: another records "
+                             "manager must review it (four eyes)", field="user", user=user,
+                             id=dl.id)
         text = None if approve and not reason else _reason(reason, "for rejecting the list")
         dl.state = "reviewed" if approve else "rejected"
         dl.reviewed_by, dl.reviewed_at, dl.review_reason = user, utcnow(), text
@@ -222,8 +234,9 @@ def cancel(settings: Settings, user: str, list_id: Any, reason: str,
         dl = get_list(db, list_id)
         c.target = f"destruction:{dl.id}"
         if dl.state not in OPEN:
-            raise InputError(f"destruction list {dl.id} is {dl.state} already: only a "
-                             f"{', '.join(OPEN)} list can be cancelled", field="list")
+            raise InputError("destruction list %(id)s is %(state)s already: only a list that "
+                             "is proposed, reviewed or approved can be cancelled",
+                             field="list", id=dl.id, state=Word(dl.state))
         text = _reason(reason, "for cancelling the list")
         c.note(previous=dl.state, reason=text)
         dl.state, dl.cancelled_by, dl.cancelled_at, dl.cancel_reason = (

@@ -41,7 +41,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from archive.errors import BewaarError
+from archive.errors import BewaarError, Word
 from archive.models import (
     Capture,
     ChatExport,
@@ -89,17 +89,20 @@ def _start(settings: Settings, user: str, list_id: Any, via: str | None) -> int:
             return dl.id
         if dl.state != "approved":
             by = {"executed": dl.executed_by, "cancelled": dl.cancelled_by}.get(dl.state)
-            raise InputError(f"destruction list {dl.id} is {dl.state}"
-                             + (f" (by {by})" if by else "")
-                             + ": only an approved list can be executed; nothing destroyed",
-                             field="list")
+            if by:
+                raise InputError("destruction list %(id)s is %(state)s (by %(by)s): only an "
+                                 "approved list can be executed; nothing destroyed",
+                                 field="list", id=dl.id, state=Word(dl.state), by=by)
+            raise InputError("destruction list %(id)s is %(state)s: only an approved list "
+                             "can be executed; nothing destroyed", field="list", id=dl.id,
+                             state=Word(dl.state))
         day = today()
         if dl.executable_from is None or dl.executable_from > day:
             raise InputError(
-                f"destruction list {dl.id} is in its waiting period: it may be executed from "
-                f"{dl.executable_from.isoformat() if dl.executable_from else '-'} (today is "
-                f"{day.isoformat()}); it can still be cancelled. Nothing destroyed",
-                field="list")
+                "destruction list %(id)s is in its waiting period: it may be executed from "
+                "%(date)s (today is %(today)s); it can still be cancelled. Nothing destroyed",
+                field="list", id=dl.id, today=day.isoformat(),
+                date=dl.executable_from.isoformat() if dl.executable_from else "-")
         dl.state, dl.executed_by, dl.executed_at = "executing", user, utcnow()
         c.note(items=len(dl.items))
         return dl.id
@@ -113,9 +116,9 @@ def _no_crawl_running(db: Session, dl: DestructionList) -> None:
     for run in db.scalars(select(CrawlRun).where(CrawlRun.status == "running",
                                                  CrawlRun.site_id.in_(sites))):
         if run.pid and _alive(run.pid):
-            raise InputError(f"a crawl of site {run.site.name!r} is running (run {run.id}): "
-                             "execute the list when it has finished; nothing destroyed",
-                             field="list")
+            raise InputError("a crawl of site %(name)r is running (run %(run)s): execute the "
+                             "list when it has finished; nothing destroyed", field="list",
+                             name=run.site.name, run=run.id)
 
 
 def _alive(pid: int) -> bool:
@@ -127,17 +130,21 @@ def _alive(pid: int) -> bool:
 
 
 # Step 2 -----------------------------------------------------------------------------------
-def _period(p: Package, run: CrawlRun | None) -> tuple[datetime | None, datetime | None]:
+def _period(settings: Settings, p: Package, run: CrawlRun | None
+            ) -> tuple[datetime | None, datetime | None]:
     if run is not None:
         return _aware(run.started_at), _aware(run.finished_at or run.started_at)
+    from archive.errors import StorageError
     from archive.package import bag
+    from archive.storage import local_copy
 
     try:
-        info = bag.parse_bag_info((Path(p.path) / "bag" / "bag-info.txt").read_text("utf-8"))
+        info = bag.parse_bag_info(local_copy(settings, f"{p.path}/bag/bag-info.txt")
+                                  .read_text("utf-8"))
         a, _, b = info.get("Bewaar-Period", "").partition("/")
         return (datetime.fromisoformat(a.replace("Z", "+00:00")),
                 datetime.fromisoformat(b.replace("Z", "+00:00")))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, StorageError):
         return None, None
 
 
@@ -158,17 +165,14 @@ def _blocker(db: Session, p: Package, list_id: int, day: date) -> str | None:
     return None
 
 
-def _delete_stored(path_or_url: str) -> None:
-    """Delete a file from local disk or object storage; gone already is fine."""
-    if "://" in path_or_url and not path_or_url.startswith("file://"):
-        from archive.storage import S3Storage
+def _delete_stored(settings: Settings, path_or_url: str, *, folder: bool = False) -> None:
+    """Delete a file (``folder``: a package folder) from local disk or the bucket, and its
+    cached copy; gone already is fine."""
+    from archive.storage import delete_location
 
-        if not path_or_url.startswith("s3://"):
-            raise BewaarError(f"cannot delete {path_or_url}: unknown storage")
-        bucket, _, key = path_or_url.removeprefix("s3://").partition("/")
-        S3Storage(bucket).delete(key)
-        return
-    Path(path_or_url.removeprefix("file://")).unlink(missing_ok=True)
+    if "://" in path_or_url and not path_or_url.startswith(("file://", "s3://")):
+        raise BewaarError("cannot delete %(path)s: unknown storage", path=path_or_url)
+    delete_location(settings, path_or_url, folder=folder)
 
 
 def tombstone_file(settings: Settings, package_id: str) -> Path:
@@ -198,7 +202,7 @@ def _destroy_item(settings: Settings, user: str, list_id: int, package_id: str,
             c.note(skipped=why)
             return {"package": package_id, "state": "skipped", "reason": why}
         run = db.get(CrawlRun, p.run_id) if p.run_id is not None else None
-        start, end = _period(p, run)
+        start, end = _period(settings, p, run)
         warcs = list(db.scalars(select(WarcFile).where(WarcFile.run_id == p.run_id)
                                 .order_by(WarcFile.id))) if run else []
         collections = sorted(set(db.scalars(select(CollectionRun.collection)
@@ -221,11 +225,11 @@ def _destroy_item(settings: Settings, user: str, list_id: int, package_id: str,
             deleted.append({"what": "collection", "name": ", ".join(collections),
                             "index_lines": lines})
         for w in warcs:
-            _delete_stored(w.path)
+            _delete_stored(settings, w.path)
             deleted.append({"what": "warc", "name": w.filename, "size": w.size,
                             "sha256": w.sha256})
             if w.cdxj_path:
-                _delete_stored(w.cdxj_path)
+                _delete_stored(settings, w.cdxj_path)
                 deleted.append({"what": "cdxj", "name": Path(w.cdxj_path).name,
                                 "sha256": w.cdxj_sha256})
         for q in qa_paths:
@@ -233,12 +237,12 @@ def _destroy_item(settings: Settings, user: str, list_id: int, package_id: str,
         if run is not None:
             shutil.rmtree(settings.runs_dir / str(run.id), ignore_errors=True)
             deleted.append({"what": "run", "name": f"runs/{run.id}"})
-        folder = Path(p.path)
-        shutil.rmtree(folder, ignore_errors=True)
+        _delete_stored(settings, p.path, folder=True)
         deleted.append({"what": "package", "name": p.id, "files": p.files, "size": p.bytes,
                         "tagmanifest_sha512": p.tagmanifest_sha512})
-        if folder.exists():
-            raise BewaarError(f"cannot delete {folder}; run `bewaar destroy execute` again")
+        if _still_there(settings, p.path):
+            raise BewaarError("cannot delete %(path)s; run `bewaar destroy execute` again",
+                              path=p.path)
 
         # The rows, the tombstone and the audit row: one transaction.
         found = _forget_in_search(db, p.id)
@@ -310,6 +314,24 @@ def _write_tombstone_file(settings: Settings, p: Package, list_id: int, when: da
             "category_name": category_name, "tagmanifest_sha512": p.tagmanifest_sha512}
     write_atomic(tombstone_file(settings, p.id),
                  (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode())
+    if p.path.startswith("s3://"):  # beside where the package was in the bucket, too
+        from archive.storage import store_file
+
+        local = tombstone_file(settings, p.id)
+        copy = local.with_name(f".{local.name}.upload")
+        shutil.copyfile(local, copy)
+        store_file(settings, copy, f"packages/{p.id}{TOMBSTONE_SUFFIX}")
+
+
+def _still_there(settings: Settings, location: str) -> bool:
+    """Whether anything of a deleted package folder is left (on disk or in the bucket)."""
+    if not location.startswith("s3://"):
+        return Path(location).exists()
+    from archive.storage import bucket
+
+    store = bucket(settings)
+    key = store.key_of(location) if store is not None else None
+    return store is not None and key is not None and any(True for _ in store.keys(key + "/"))
 
 
 # Step 3 -----------------------------------------------------------------------------------
@@ -393,6 +415,9 @@ def execute(settings: Settings, user: str, list_id: Any,
     """Execute an approved list whose waiting period is over (see the module docstring):
     destroy each package not held, write the tombstones and seal the verklaring. Running it
     again after an interruption finishes the list."""
+    from archive.storage import check_storage
+
+    check_storage(settings)  # a bucket that cannot be used: said before anything is marked
     number = _start(settings, user, list_id, via)
     from archive.db import session_scope
 
@@ -443,7 +468,7 @@ def refuse_destroyed(db: Session, package_id: str) -> None:
     t = db.get(Tombstone, package_id)
     if t is not None:
         raise NotFoundError(
-            f"package {package_id} is vernietigd (destroyed) on "
-            f"{_aware(t.destroyed_at).date().isoformat()} by destruction list {t.list_id}: "  # type: ignore[union-attr]
-            "its content no longer exists (see `bewaar destroy show "
-            f"{t.list_id}`)")
+            "package %(id)s is vernietigd (destroyed) on %(date)s by destruction list "
+            "%(list)s: its content no longer exists (see `bewaar destroy show %(list)s`)",
+            id=package_id, list=t.list_id,
+            date=_aware(t.destroyed_at).date().isoformat())  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ sums the harvest up. A site whose last run was left ``running`` by a killed harv
 (same run id), not crawled anew; ``resume_only`` resumes those and starts nothing else.
 
 The replay checks share long-lived wayback processes started once for the harvest
-(``replay.qa_server.QaReplay``, one per core up to four), while the first crawls run; should
+(``replay.qa_server.BackgroundReplay``, one per core up to four), while the first crawls run; should
 they not start, each check starts its own, as ``bewaar crawl``'s does.
 """
 
@@ -51,7 +51,10 @@ class HarvestStatus:
 
 
 def after_workers() -> int:
-    return max(2, min(4, os.cpu_count() or 1))
+    """Threads for the after-steps: they wait on fsync and on the replay check's pywb more than
+    they compute, so more of them than cores. bench/harvest.py, 200 sites on 2 shared cores,
+    1 December 2026: 2 threads 96.7 s, 8 threads 61.8 s, 16 threads 72.2 s (the GIL)."""
+    return max(4, min(16, 4 * (os.cpu_count() or 1)))
 
 
 def harvest_sites(settings: Settings, names: list[str] | None) -> list[str]:
@@ -92,7 +95,12 @@ def harvest(settings: Settings, actor: str, *, sites: list[str] | None = None,
         if progress is not None:
             progress(status)
 
-    qa = _SharedReplay(settings, names) if after and settings.qa_after_crawl else None
+    qa = None
+    if after and settings.qa_after_crawl:
+        from replay.qa import workers_for_machine
+        from replay.qa_server import BackgroundReplay
+
+        qa = BackgroundReplay(settings, names, workers=workers_for_machine())
 
     def after_steps(row: dict[str, Any]) -> None:
         try:
@@ -168,39 +176,3 @@ def harvest(settings: Settings, actor: str, *, sites: list[str] | None = None,
         if failed:
             c.outcome = "failed"
     return {"runs": runs, "seconds": seconds, "failed": failed}
-
-
-class _SharedReplay:
-    """The harvest's QA wayback processes, started in the background at once."""
-
-    def __init__(self, settings: Settings, names: list[str]) -> None:
-        from replay.qa import workers_for_machine
-        from replay.qa_server import QaReplay
-
-        self.replay = QaReplay(settings, names, workers=workers_for_machine())
-        self.ok = False
-        self._launched = False
-        try:  # from this thread, which lives as long as the harvest (see Wayback)
-            self.replay.launch()
-            self._launched = True
-        except Exception as exc:  # noqa: BLE001 - each check then starts its own
-            log.warning("shared replay for QA did not start: %s", reason_of(exc))
-        self._thread = threading.Thread(target=self._wait, name="qa-replay", daemon=True)
-        self._thread.start()
-
-    def _wait(self) -> None:
-        if not self._launched:
-            return
-        try:
-            self.replay.wait_ready()
-            self.ok = True
-        except Exception as exc:  # noqa: BLE001 - each check then starts its own
-            log.warning("shared replay for QA did not start: %s", reason_of(exc))
-
-    def servers(self) -> list[tuple[str, int]] | None:
-        self._thread.join()
-        return self.replay.servers if self.ok else None
-
-    def stop(self) -> None:
-        self._thread.join()
-        self.replay.stop()

@@ -61,7 +61,7 @@ def _check_site(settings: Settings, site: str) -> None:
 
 def _bad_input(exc: BaseException) -> InputError:
     if isinstance(exc, OSError):
-        return InputError(f"cannot read it: {exc.strerror or exc}")
+        return InputError("cannot read it: %(reason)s", reason=exc.strerror or str(exc))
     return InputError(str(exc))
 
 
@@ -84,13 +84,22 @@ def _one(settings: Settings, actor: str, action: str, site: str, path: Path,
         with change(settings, actor, action, site, file=path.name) as c:
             try:
                 if not path.is_file():
-                    raise InputError("no such file" if not path.exists() else "not a file")
+                    if not path.exists():
+                        raise InputError("no such file")
+                    raise InputError("not a file")
                 warcs, origin, scratch = sources(path)
                 staging.extend([scratch] if scratch else [])
                 result = import_warcs(settings, site, warcs, origin=origin,
                                       owned=scratch is not None, progress=progress)
             except _refusals() as exc:
                 raise _bad_input(exc) from None
+            from archive.handover import push_run
+
+            # with a bucket: the imported WARCs are stored there now (a failure is said here;
+            # sealing the run stores them later)
+            not_stored = push_run(settings, result.run_id)
+            if not_stored:
+                c.note(not_stored=not_stored[0])
             c.note(run_id=result.run_id, records=result.records,
                    problems=len(result.problems), dedup_added=result.dedup_added,
                    software=sorted({str(f.check.warcinfo.get("software") or "unknown")
@@ -118,7 +127,10 @@ def import_warc(settings: Settings, actor: str, site: str, files: list[Path], *,
                 progress: Callable[[str], None] | None = None,
                 after: bool = True) -> list[FileOutcome]:
     """Import each WARC file as a new run of ``site``; one outcome per file, in order."""
+    from archive.storage import check_storage
+
     _check_site(settings, site)
+    check_storage(settings)
     say = progress or (lambda _m: None)
     return [_one(settings, actor, "import.warc", site, Path(f), say,
                  lambda p: ([p], {"kind": "warc", "file": p.name}, None), after)
@@ -129,9 +141,11 @@ def import_wacz(settings: Settings, actor: str, site: str, files: list[Path], *,
                 progress: Callable[[str], None] | None = None,
                 after: bool = True) -> list[FileOutcome]:
     """Import each WACZ file's WARCs as a new run of ``site``; one outcome per file."""
+    from archive.storage import check_storage
     from replay.wacz_read import unpack_wacz
 
     _check_site(settings, site)
+    check_storage(settings)
     say = progress or (lambda _m: None)
 
     def unpack(path: Path) -> tuple[list[Path], dict[str, Any], Path | None]:

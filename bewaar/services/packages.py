@@ -49,7 +49,11 @@ def verify_recorded(settings: Settings, actor: str, package_id: str) -> dict[str
     with change(settings, actor, "package.verify", package_id) as c:
         refuse_destroyed(c.db, package_id)
         pkg = queries.package(c.db, package_id)
-        report = verify_package(Path(pkg["path"]))
+        from archive.package.stored import fetch_for_verify
+        from archive.storage import check_storage
+
+        check_storage(settings)
+        report = verify_package(fetch_for_verify(settings, pkg["path"]))
         findings = [str(f) for f in report.findings]
         c.note(valid=report.valid, findings=len(findings))
         if not report.valid:
@@ -73,9 +77,12 @@ def download(settings: Settings, actor: str, package_id: str) -> Path:
 
     with change(settings, actor, "package.download", package_id) as c:
         refuse_destroyed(c.db, package_id)
-        folder = Path(queries.package(c.db, package_id)["path"])
+        from archive.storage import local_folder
+
+        folder = local_folder(settings, queries.package(c.db, package_id)["path"])
         if not folder.is_dir():
-            raise NotFoundError(f"package {package_id} is listed but its folder is gone")
+            raise NotFoundError("package %(id)s is listed but its folder is gone",
+                                id=package_id)
         fd, name = tempfile.mkstemp(prefix=".download-", suffix=".zip")
         os.close(fd)
         try:

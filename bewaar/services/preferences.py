@@ -17,10 +17,11 @@ LOCALES = ("nl", "en")
 def set_locale(settings: Settings, actor: str, name: str, locale: str) -> dict[str, Any]:
     """Show the web app to user ``name`` in ``locale`` ("nl" or "en") from now on."""
     if locale not in LOCALES:
-        raise BewaarError(f"unknown language {locale!r}; known: {', '.join(LOCALES)}")
+        raise BewaarError("unknown language %(locale)r; known: %(known)s", locale=locale,
+                          known=", ".join(LOCALES))
     with change(settings, actor, "user.locale", name, locale=locale) as c:
         user = c.db.scalar(select(User).where(User.name == name))
         if user is None:
-            raise NotFoundError(f"no user named {name!r}")
+            raise NotFoundError("no user named %(name)r", name=name)
         user.locale = locale
         return {"name": user.name, "locale": locale}

@@ -47,7 +47,7 @@ def job_dict(run: JobRun) -> dict[str, Any]:
 def get_run(db: Session, run_id: int) -> CrawlRun:
     run = db.get(CrawlRun, run_id)
     if run is None:
-        raise NotFoundError(f"no crawl run {run_id} (see `bewaar runs`)")
+        raise NotFoundError("no crawl run %(id)s (see `bewaar runs`)", id=run_id)
     return run
 
 
@@ -135,7 +135,7 @@ def package(db: Session, package_id: str) -> dict[str, Any]:
         for p in packages(db):
             if p["id"] == package_id:
                 return p
-    raise NotFoundError(f"no package {package_id!r} (see `bewaar package list`)")
+    raise NotFoundError("no package %(id)r (see `bewaar package list`)", id=package_id)
 
 
 def chains(db: Session) -> dict[str, list[dict[str, Any]]]:
@@ -234,7 +234,8 @@ def chat_source(db: Session, name: str) -> Any:
 
     source = db.scalar(select(ChatSource).where(ChatSource.name == name))
     if source is None:
-        raise NotFoundError(f"no chat source named {name!r} (see `bewaar chat list`)")
+        raise NotFoundError("no chat source named %(name)r (see `bewaar chat list`)",
+                            name=name)
     return source
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.errors import NotFoundError
+from archive.errors import NotFoundError, Word
 from archive.models import Hold, Package, Retention, SelectielijstCategory, utcnow
 from archive.package.retention import STATES, end_dates, state
 from archive.settings import Settings
@@ -45,7 +45,8 @@ def parse_date(value: Any, what: str = "date") -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InputError(f"{what} {text!r}: use a date like 2030-01-31", field=what) from None
+        raise InputError("%(what)s %(value)r: use a date like 2030-01-31", field=what,
+                         what=what, value=text) from None
 
 
 # Holds ------------------------------------------------------------------------------------
@@ -69,7 +70,7 @@ def held(db: Session, package_id: str, as_of: date | None = None) -> bool:
     raises ``NotFoundError``: nothing is ever assumed free of holds."""
     p = db.get(Package, package_id)
     if p is None:
-        raise NotFoundError(f"no package {package_id!r} (see `bewaar package list`)")
+        raise NotFoundError("no package %(id)r (see `bewaar package list`)", id=package_id)
     return any(_covers(h, p) for h in _active_holds(db, as_of or today()))
 
 
@@ -91,12 +92,14 @@ def _check_target(db: Session, scope: str, target: str) -> None:
 
     if scope == "site":
         if db.scalar(select(Site).where(Site.name == target)) is None:
-            raise NotFoundError(f"no site named {target!r} (see `bewaar site list`)")
+            raise NotFoundError("no site named %(name)r (see `bewaar site list`)",
+                                name=target)
     elif scope == "source":
         if db.scalar(select(ChatSource).where(ChatSource.name == target)) is None:
-            raise NotFoundError(f"no chat source named {target!r} (see `bewaar chat list`)")
+            raise NotFoundError("no chat source named %(name)r (see `bewaar chat list`)",
+                                name=target)
     elif db.get(Package, target) is None:
-        raise NotFoundError(f"no package {target!r} (see `bewaar package list`)")
+        raise NotFoundError("no package %(id)r (see `bewaar package list`)", id=target)
 
 
 def add_hold(settings: Settings, actor: str, scope: str, target: str, reason: str,
@@ -107,19 +110,20 @@ def add_hold(settings: Settings, actor: str, scope: str, target: str, reason: st
     reason = " ".join((reason or "").split())
     with change(settings, actor, "hold.add", f"{scope}:{target}") as c:
         if scope not in SCOPES:
-            raise InputError(f"a hold is on a site, a source or a package, not {scope!r}")
+            raise InputError("a hold is on a site, a source or a package, not %(scope)r",
+                             scope=scope)
         if not target:
-            raise InputError(f"name the {scope} to hold", field="target")
+            raise InputError("name the %(scope)s to hold", field="target", scope=Word(scope))
         if not reason:
             raise InputError("give the reason for the hold (a Woo request, an objection, a "
                              "court case …)", field="reason")
         if len(reason) > MAX_REASON:
-            raise InputError(f"the reason is longer than {MAX_REASON} characters",
-                             field="reason")
+            raise InputError("the reason is longer than %(max)s characters",
+                             field="reason", max=MAX_REASON)
         end = parse_date(until, "until")
         if end is not None and end < today():
-            raise InputError(f"until {end.isoformat()} has passed: such a hold would not hold",
-                             field="until")
+            raise InputError("until %(date)s has passed: such a hold would not hold",
+                             field="until", date=end.isoformat())
         _check_target(c.db, scope, target)
         h = Hold(scope=scope, target=target, reason=reason, until=end, created_by=actor)
         c.db.add(h)
@@ -135,12 +139,13 @@ def release_hold(settings: Settings, actor: str, hold_id: Any) -> dict[str, Any]
         try:
             number = int(str(hold_id))
         except ValueError:
-            raise InputError(f"hold id {hold_id!r} is not a number") from None
+            raise InputError("hold id %(id)r is not a number", id=hold_id) from None
         h = c.db.get(Hold, number)
         if h is None:
-            raise NotFoundError(f"no hold {number} (see `bewaar hold list`)")
+            raise NotFoundError("no hold %(id)s (see `bewaar hold list`)", id=number)
         if h.released_at is not None:
-            raise InputError(f"hold {number} was released already (by {h.released_by})")
+            raise InputError("hold %(id)s was released already (by %(by)s)", id=number,
+                             by=h.released_by)
         h.released_at = utcnow()
         h.released_by = actor
         c.note(scope=h.scope, of=h.target)
@@ -167,8 +172,8 @@ def retention(db: Session, as_of: date | None = None,
     """Every package with its valuation and its state on ``as_of`` (default today), oldest
     first; with ``state_filter`` only those in that state."""
     if state_filter is not None and state_filter not in STATES:
-        raise InputError(f"unknown state {state_filter!r}; known: {', '.join(STATES)}",
-                         field="state")
+        raise InputError("unknown state %(state)r; known: %(known)s", field="state",
+                         state=state_filter, known=", ".join(STATES))
     day = as_of or today()
     active = _active_holds(db, day)
     valued = {r.package_id: r for r in db.scalars(select(Retention))}

@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 
 def index_run(settings: Settings, actor: str, run_id: int) -> dict[str, Any]:
     """Index a crawl run's HTML pages and PDFs (again: replaced)."""
+    from archive.storage import in_use, local_copy
     from search.index import index_run as index
 
-    with change(settings, actor, "search.index", f"run {run_id}") as c:
-        counts = index(c.db, run_id).to_dict()
+    with change(settings, actor, "search.index", f"run {run_id}") as c, in_use(settings):
+        counts = index(c.db, run_id, lambda where: local_copy(settings, where)).to_dict()
         c.note(**counts)
         return counts
 
@@ -40,15 +41,16 @@ def index_run(settings: Settings, actor: str, run_id: int) -> dict[str, Any]:
 def index_chat(settings: Settings, actor: str, package_path: Path | str) -> dict[str, Any]:
     """Index the messages and text attachments of a sealed chat package."""
     from archive.models import Package
+    from archive.storage import local_folder
     from search.index import index_chat_package
 
-    path = Path(package_path)
+    path = local_folder(settings, str(package_path))  # kept in a bucket: through the cache
     with change(settings, actor, "search.index", f"package {path.name}") as c:
         source = c.db.scalar(select(Package.source_name).where(Package.id == path.name))
         if source is None:
             from archive.errors import NotFoundError
 
-            raise NotFoundError(f"no package {path.name!r}")
+            raise NotFoundError("no package %(id)r", id=path.name)
         counts = index_chat_package(c.db, source, path.name, path).to_dict()
         c.note(**counts)
         return counts
@@ -81,6 +83,7 @@ def reindex(settings: Settings, actor: str,
     """Rebuild the index from the archives: every finished crawl run's WARCs and every
     sealed chat package, in the order they were made. ``progress(done, total, what)``."""
     from archive.models import ChatExport, ChatSource, CrawlRun
+    from archive.storage import in_use, local_copy, local_folder
     from search import index
 
     with change(settings, actor, "search.reindex") as c:
@@ -97,11 +100,15 @@ def reindex(settings: Settings, actor: str,
         done, sums = 0, index.IndexCounts()
         missing = []
         for run_id in runs:
-            _add(sums, index.index_run(db, run_id))
+            with in_use(settings):  # a run's WARCs kept in a bucket: through the cache
+                _add(sums, index.index_run(db, run_id,
+                                           lambda where: local_copy(settings, where)))
             done += 1
             if progress:
                 progress(done, total, f"run {run_id}")
         for source, package_id, path in chats:
+            if path and path.startswith("s3://"):
+                path = str(local_folder(settings, path))
             if not package_id or not path or not Path(path).is_dir():
                 missing.append(package_id or path)
             else:

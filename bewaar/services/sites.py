@@ -27,11 +27,18 @@ FIELDS = ("seeds", "include", "exclude", "max_pages", "max_depth", "robots", "ca
 
 class InputError(BewaarError):
     """A request with bad input: nothing was changed. ``field`` names the input at fault,
-    where one is (a form shows the message beside it)."""
+    where one is (a form shows the message beside it). The message is a template with its
+    parameters as keywords (archive.errors.BewaarError): ``InputError("site %(name)r is
+    retired", field="site", name=name)``; the web app shows it in the viewer's language."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, field: str | None = None, **params: Any) -> None:
+        super().__init__(message, **params)
         self.field = field
+
+    @classmethod
+    def of(cls, exc: BewaarError, field: str | None = None) -> InputError:
+        """Another error's message (its template and parameters) as bad input."""
+        return cls(exc.template, field, **exc.params)
 
 
 def site_dict(site: Site) -> dict[str, Any]:
@@ -47,10 +54,10 @@ def site_dict(site: Site) -> dict[str, Any]:
 def get_site(db: Session, name: str, *, active: bool = False) -> Site:
     site = db.scalar(select(Site).where(Site.name == name))
     if site is None:
-        raise NotFoundError(f"no site named {name!r} (see `bewaar site list`)")
+        raise NotFoundError("no site named %(name)r (see `bewaar site list`)", name=name)
     if active and site.retired_at is not None:
-        raise InputError(f"site {name!r} is retired: it is no longer crawled (its archives "
-                         f"are kept)")
+        raise InputError("site %(name)r is retired: it is no longer crawled (its archives "
+                         "are kept)", name=name)
     return site
 
 
@@ -69,8 +76,10 @@ def check_seeds(raw: Iterable[Any]) -> list[str]:
     for s in lines(list(raw) if not isinstance(raw, str) else raw):
         try:
             seeds.append(normalise_seed(s))
+        except BewaarError as exc:  # archive.urls.SeedError
+            raise InputError.of(exc) from None
         except ValueError as exc:
-            raise InputError(str(exc)) from None
+            raise InputError("bad seed URL: %(reason)s", reason=str(exc)) from None
     if not seeds:
         raise InputError("give at least one seed URL")
     return list(dict.fromkeys(seeds))
@@ -82,7 +91,8 @@ def _patterns(key: str, value: Any) -> list[str]:
         try:
             re.compile(p)
         except re.error as exc:
-            raise InputError(f"bad {key} pattern {p!r}: {exc}") from None
+            raise InputError("bad %(key)s pattern %(pattern)r: %(reason)s", key=key,
+                             pattern=p, reason=str(exc)) from None
     return out
 
 
@@ -92,16 +102,17 @@ def _limit(key: str, value: Any, low: int) -> int | None:
     try:
         number = int(str(value))
     except ValueError:
-        raise InputError(f"{key} must be a whole number, not {value!r}") from None
+        raise InputError("%(key)s must be a whole number, not %(value)r", key=key,
+                         value=value) from None
     if number < low:
-        raise InputError(f"{key} must be at least {low}")
+        raise InputError("%(key)s must be at least %(low)s", key=key, low=low)
     return number
 
 
 def _robots(value: Any) -> str:
     robots = str(value or "obey")
     if robots not in ("obey", "ignore"):
-        raise InputError(f"robots must be 'obey' or 'ignore', not {robots!r}")
+        raise InputError("robots must be 'obey' or 'ignore', not %(value)r", value=robots)
     return robots
 
 
@@ -111,8 +122,8 @@ def _category(db: Session, code: Any) -> str | None:
     code = (str(code).strip() if code is not None else "") or None
     known = {c["code"] for c in categories(db)}
     if code is not None and known and code not in known:
-        raise InputError(f"unknown selectielijst category {code!r}; known: "
-                         f"{', '.join(sorted(known))}")
+        raise InputError("unknown selectielijst category %(code)r; known: %(known)s",
+                         code=code, known=", ".join(sorted(known)))
     return code
 
 
@@ -125,7 +136,7 @@ def _schedule(value: Any) -> str | None:
     try:
         parse_cron(cron)
     except ScheduleError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError.of(exc) from None
     return cron
 
 
@@ -133,7 +144,8 @@ def _checked(db: Session, data: dict[str, Any], *, partial: bool) -> dict[str, A
     """The validated fields of ``data``; with ``partial`` only those given."""
     unknown = set(data) - set(FIELDS) - {"name"}
     if unknown:
-        raise InputError(f"unknown site field(s): {', '.join(sorted(unknown))}")
+        raise InputError("unknown site field(s): %(fields)s",
+                         fields=", ".join(sorted(unknown)))
     checks: dict[str, Callable[[Any], Any]] = {
         "seeds": check_seeds,
         "include": lambda v: _patterns("include", v),
@@ -151,7 +163,7 @@ def _checked(db: Session, data: dict[str, Any], *, partial: bool) -> dict[str, A
         try:
             checked[key] = check(data.get(key))
         except InputError as exc:
-            raise InputError(str(exc), field=key) from None
+            raise InputError.of(exc, field=key) from None
     return checked
 
 
@@ -160,11 +172,12 @@ def add_site(settings: Settings, actor: str, data: dict[str, Any]) -> dict[str, 
     name = str(data.get("name") or "").strip()
     with change(settings, actor, "site.add", name or None) as c:
         if not re.fullmatch(NAME_RE, name):
-            raise InputError(f"site name {name!r}: use letters, digits, '.', '_' or '-'",
-                             field="name")
+            raise InputError("site name %(name)r: use letters, digits, '.', '_' or '-'",
+                             field="name", name=name)
         fields = _checked(c.db, data, partial=False)
         if c.db.scalar(select(Site).where(Site.name == name)) is not None:
-            raise InputError(f"a site named {name!r} exists already", field="name")
+            raise InputError("a site named %(name)r exists already", field="name",
+                             name=name)
         cron = fields.pop("schedule")
         site = Site(name=name, **fields)
         c.db.add(site)
@@ -183,7 +196,7 @@ def edit_site(settings: Settings, actor: str, name: str, data: dict[str, Any]) -
             raise InputError("nothing to change: give at least one field")
         fields = _checked(c.db, data, partial=True)
         if site.retired_at is not None and fields:
-            raise InputError(f"site {name!r} is retired; it cannot be changed")
+            raise InputError("site %(name)r is retired; it cannot be changed", name=name)
         changed: dict[str, Any] = {}
         for key, value in fields.items():
             old = getattr(site, key)
@@ -220,9 +233,10 @@ def remove_site(settings: Settings, actor: str, name: str) -> dict[str, Any]:
         running = c.db.scalar(select(func.count(CrawlRun.id)).where(
             CrawlRun.site_id == site.id, CrawlRun.status == "running"))
         if running:
-            raise InputError(f"site {name!r} has a crawl running; wait for it or stop it first")
+            raise InputError("site %(name)r has a crawl running; wait for it or stop it "
+                             "first", name=name)
         if runs and site.retired_at is not None:
-            raise InputError(f"site {name!r} is retired already")
+            raise InputError("site %(name)r is retired already", name=name)
         if site.schedule:
             _schedule_change(c, name, None, site.schedule)
         if runs:
@@ -282,9 +296,10 @@ def request_run(settings: Settings, actor: str, kind: str, target: str,
             from archive.models import ChatSource
 
             if c.db.scalar(select(ChatSource).where(ChatSource.name == target)) is None:
-                raise NotFoundError(f"no chat source named {target!r} (see `bewaar chat list`)")
+                raise NotFoundError("no chat source named %(name)r (see `bewaar chat list`)",
+                                    name=target)
         else:
-            raise InputError(f"unknown job kind {kind!r}")
+            raise InputError("unknown job kind %(kind)r", kind=kind)
         jid = start(kind, target)
         c.note(job=jid)
         return {"job_id": jid, "kind": kind, "target": target}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.errors import NotFoundError
+from archive.errors import NotFoundError, Word
 from archive.models import Package, Suggestion, utcnow
 from archive.settings import Settings
 from bewaar.services.audit import change
@@ -60,17 +60,19 @@ def _packages(db: Session, *, package: str | None, run: int | None, source: str 
     if package is not None:
         p = db.get(Package, package)
         if p is None:
-            raise NotFoundError(f"no package {package!r} (see `bewaar package list`)")
+            raise NotFoundError("no package %(id)r (see `bewaar package list`)", id=package)
         return [p]
     if run is not None:
         rows = list(db.scalars(q.where(Package.run_id == run)))
         if not rows:
-            raise NotFoundError(f"no package of run {run} (seal it first: `bewaar seal {run}`)")
+            raise NotFoundError("no package of run %(run)s (seal it first: `bewaar seal "
+                                "%(run)s`)", run=run)
         return rows
     if source is not None:
         rows = list(db.scalars(q.where(Package.source_name == source)))
         if not rows:
-            raise NotFoundError(f"no package of a site or chat source named {source!r}")
+            raise NotFoundError("no package of a site or chat source named %(name)r",
+                                name=source)
         return rows
     return list(db.scalars(q))
 
@@ -116,7 +118,10 @@ def enrich(settings: Settings, actor: str, *, package: str | None = None,
         for package_id, path in targets:
             if progress:
                 progress(package_id)
-            done.append(_enrich_one(settings, actor, archivist, package_id, Path(path)))
+            from archive.storage import local_folder  # kept in a bucket: via the cache
+
+            done.append(_enrich_one(settings, actor, archivist, package_id,
+                                    local_folder(settings, path)))
     out: dict[str, Any] = {"packages": done, "models": archivist.used,
                            "missing": archivist.missing, "load_seconds":
                            round(archivist.load_seconds, 1)}
@@ -184,12 +189,13 @@ def suggestions(db: Session, *, package: str | None = None, field: str | None = 
     """Suggestions, by package, field and confidence (highest first). ``field`` ``pii``
     matches every ``pii.*`` field. Reads only."""
     if state is not None and state not in STATES:
-        raise InputError(f"state is one of {', '.join(STATES)}, not {state!r}", field="state")
+        raise InputError("state is one of %(known)s, not %(state)r", field="state",
+                         known=", ".join(STATES), state=state)
     q = select(Suggestion).order_by(Suggestion.package_id, Suggestion.field,
                                     Suggestion.confidence.desc(), Suggestion.id)
     if package:
         if db.get(Package, package) is None:
-            raise NotFoundError(f"no package {package!r} (see `bewaar package list`)")
+            raise NotFoundError("no package %(id)r (see `bewaar package list`)", id=package)
         q = q.where(Suggestion.package_id == package)
     if field:
         q = q.where(Suggestion.field.startswith(field + ".") | (Suggestion.field == field))
@@ -202,7 +208,8 @@ def suggestions(db: Session, *, package: str | None = None, field: str | None = 
 def _get(db: Session, suggestion_id: int) -> Suggestion:
     s = db.get(Suggestion, suggestion_id)
     if s is None:
-        raise NotFoundError(f"no suggestion {suggestion_id} (see `bewaar suggestions`)")
+        raise NotFoundError("no suggestion %(id)s (see `bewaar suggestions`)",
+                            id=suggestion_id)
     return s
 
 
@@ -213,12 +220,12 @@ def reject(settings: Settings, actor: str, suggestion_id: int, reason: str) -> d
         if not reason:
             raise InputError("give the reason for rejecting it", field="reason")
         if len(reason) > MAX_REASON:
-            raise InputError(f"the reason is longer than {MAX_REASON} characters",
-                             field="reason")
+            raise InputError("the reason is longer than %(max)s characters",
+                             field="reason", max=MAX_REASON)
         s = _get(c.db, suggestion_id)
         if s.state != "proposed":
-            raise InputError(f"suggestion {suggestion_id} was {s.state} already "
-                             f"(by {s.decided_by})")
+            raise InputError("suggestion %(id)s was %(state)s already (by %(by)s)",
+                             id=suggestion_id, state=Word(s.state), by=s.decided_by)
         s.state, s.decided_by, s.decided_at, s.reason = "rejected", actor, utcnow(), reason
         c.note(package=s.package_id, field=s.field, reason=reason)
         c.db.flush()
@@ -235,8 +242,8 @@ def accept(settings: Settings, actor: str, suggestion_id: int, *,
         with session_scope(settings) as db:
             s = _get(db, suggestion_id)
             if s.state != "proposed":
-                raise InputError(f"suggestion {suggestion_id} was {s.state} already "
-                                 f"(by {s.decided_by})")
+                raise InputError("suggestion %(id)s was %(state)s already (by %(by)s)",
+                                 id=suggestion_id, state=Word(s.state), by=s.decided_by)
             package_id, fld = s.package_id, s.field
             if fld == "category":
                 from archive.package.selectielijst import find_category
@@ -297,14 +304,16 @@ def _new_version(settings: Settings, package_id: str, *, also: int) -> str:
     with session_scope(settings) as db:
         old = db.get(Package, package_id)
         if old is None:
-            raise NotFoundError(f"no package {package_id!r}")
+            raise NotFoundError("no package %(id)r", id=package_id)
         chosen = list(db.scalars(select(Suggestion).where(
             Suggestion.package_id == package_id,
             (Suggestion.state == "accepted") | (Suggestion.id == also))
             .order_by(Suggestion.confidence.desc(), Suggestion.id)))
         kind, name, title, run_id = old.source_kind, old.source_name, old.title, old.run_id
         category = old.category
-        root = Path(old.path)
+        from archive.storage import local_folder  # kept in a bucket: via the cache
+
+        root = local_folder(settings, old.path)
     values: dict[str, list[str]] = {}
     for s in chosen:
         values.setdefault(s.field, [])
@@ -314,7 +323,8 @@ def _new_version(settings: Settings, package_id: str, *, also: int) -> str:
     try:
         info = bag.parse_bag_info(info_path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {info_path}: {exc}") from None
+        raise InputError("cannot read %(path)s: %(reason)s", path=info_path,
+                         reason=str(exc)) from None
     description = _first(values, "summary") or info.get("External-Description")
     period = _period(info.get("Bewaar-Period"))
     data = root / "bag" / "data"

@@ -23,7 +23,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.errors import Finding, NotFoundError, ValidationError
+from archive.errors import Finding, NotFoundError, ValidationError, Word
 from archive.models import Package, Retention, SipExport, SipExportPackage, utcnow
 from archive.settings import Settings
 from bewaar.services.audit import change
@@ -38,7 +38,8 @@ _NS = "{https://www.nationaalarchief.nl/mdto}"
 def _text(value: str | None, what: str) -> str | None:
     text = " ".join((value or "").split())
     if len(text) > MAX_TEXT:
-        raise InputError(f"{what} is longer than {MAX_TEXT} characters", field=what)
+        raise InputError("%(what)s is longer than %(max)s characters", field=what,
+                         what=what, max=MAX_TEXT)
     return text or None
 
 
@@ -51,17 +52,19 @@ def _local_ca(settings: Settings) -> Path | None:
 def _exportable(db: Session, package_id: str) -> Package:
     p = db.get(Package, package_id)
     if p is None:
-        raise NotFoundError(f"no package {package_id!r} (see `bewaar package list`)")
+        raise NotFoundError("no package %(id)r (see `bewaar package list`)", id=package_id)
     r = db.get(Retention, package_id)
     if r is not None and r.disposition == "destroyed":
-        raise InputError(f"package {package_id} was destroyed: there is nothing to transfer")
+        raise InputError("package %(id)s was destroyed: there is nothing to transfer",
+                         id=package_id)
     if r is not None and r.disposition == "transferred":
-        raise InputError(f"package {package_id} was transferred already")
+        raise InputError("package %(id)s was transferred already", id=package_id)
     if r is not None and r.waardering == "V":
-        raise InputError(f"package {package_id} is valued V (to be destroyed when its term "
-                         "ends): only packages kept for good are transferred")
-    if not Path(p.path).is_dir():
-        raise InputError(f"package {package_id} is listed but its folder {p.path} is gone")
+        raise InputError("package %(id)s is valued V (to be destroyed when its term ends): "
+                         "only packages kept for good are transferred", id=package_id)
+    if not p.path.startswith("s3://") and not Path(p.path).is_dir():
+        raise InputError("package %(id)s is listed but its folder %(path)s is gone",
+                         id=package_id, path=p.path)
     return p
 
 
@@ -70,6 +73,16 @@ def export_sip(settings: Settings, actor: str, package_ids: list[str], output: P
                contact: str | None = None) -> dict[str, Any]:
     """Write a SIP of the packages to the new folder ``output`` (and ``tar``); see the module
     docstring. Returns the export as :func:`export_dict` gives it."""
+    from archive.storage import in_use
+
+    with in_use(settings):  # packages fetched from a bucket stay until they are copied
+        return _export_sip(settings, actor, package_ids, output, tar=tar, title=title,
+                           parent=parent, contact=contact)
+
+
+def _export_sip(settings: Settings, actor: str, package_ids: list[str], output: Path, *,
+                tar: Path | None = None, title: str | None = None, parent: str | None = None,
+                contact: str | None = None) -> dict[str, Any]:
     from archive.package import verify_package
     from archive.package.organisation import require_organisation
     from archive.package.sip import SipSource, check_target, stage_sip
@@ -84,7 +97,7 @@ def export_sip(settings: Settings, actor: str, package_ids: list[str], output: P
                 raise InputError("name at least one package (see `bewaar retention`)")
             twice = sorted({i for i in ids if ids.count(i) > 1})
             if twice:
-                raise InputError(f"package {', '.join(twice)} given twice")
+                raise InputError("package %(ids)s given twice", ids=", ".join(twice))
             title_text = _text(title, "title")
             parent_text = _text(parent, "parent")
             contact_text = _text(contact, "contact")
@@ -92,17 +105,23 @@ def export_sip(settings: Settings, actor: str, package_ids: list[str], output: P
             depot = settings.packages_dir.resolve()
             for path in (output, tar):
                 if path is not None and path.absolute().resolve().is_relative_to(depot):
-                    raise InputError(f"{path} is inside the package store {depot}: sealed "
-                                     "packages are never written to; give another folder")
+                    raise InputError("%(path)s is inside the package store %(depot)s: "
+                                     "sealed packages are never written to; give another "
+                                     "folder", path=path, depot=depot)
             packages = [_exportable(db, i) for i in ids]
             organisation = require_organisation(settings)
             sources, findings, warnings = [], [], []
-            for p in packages:
-                report = verify_package(Path(p.path), ca=_local_ca(settings))
+            from archive.package.stored import fetch_for_verify
+            from archive.storage import check_storage
+
+            check_storage(settings)
+            for p in packages:  # in a bucket: a fresh copy of what the bucket holds
+                folder = fetch_for_verify(settings, p.path)
+                report = verify_package(folder, ca=_local_ca(settings))
                 findings += [Finding(f"{p.id}/{f.path}", f.problem, f.expected, f.found)
                              for f in report.findings]
                 warnings += [f"{p.id}: {w}" for w in report.warnings]
-                sources.append(SipSource(p.id, Path(p.path), report.info.get("signer"),
+                sources.append(SipSource(p.id, folder, report.info.get("signer"),
                                          report.info.get("timestamp"), datetime.now(UTC)))
             for p in packages:
                 valued = db.get(Retention, p.id)
@@ -170,7 +189,7 @@ def export_dict(e: SipExport) -> dict[str, Any]:
 def get_export(db: Session, sip_id: str) -> SipExport:
     e = db.get(SipExport, (sip_id or "").strip())
     if e is None:
-        raise NotFoundError(f"no SIP export {sip_id!r} (see `bewaar transfer list`)")
+        raise NotFoundError("no SIP export %(id)r (see `bewaar transfer list`)", id=sip_id)
     return e
 
 
@@ -188,14 +207,16 @@ def confirm(settings: Settings, user: str, sip_id: str,
         acting_user(db, user, CONFIRMERS, "confirm a transfer")
         e = get_export(db, sip_id)
         if e.state == "transferred":
-            raise InputError(f"SIP {e.id} was confirmed already (by {e.confirmed_by} on "
-                             f"{e.confirmed_at:%Y-%m-%d}): its packages are transferred")
+            raise InputError("SIP %(id)s was confirmed already (by %(by)s on %(date)s): its "
+                             "packages are transferred", id=e.id, by=e.confirmed_by,
+                             date=e.confirmed_at.date().isoformat() if e.confirmed_at else "-")
         now = utcnow()
         for item in e.items:
             r = db.get(Retention, item.package_id)
             if r is not None and r.disposition is not None:
-                raise InputError(f"package {item.package_id} is {r.disposition} already: "
-                                 f"SIP {e.id} cannot be confirmed")
+                raise InputError("package %(id)s is %(state)s already: SIP %(sip)s cannot be "
+                                 "confirmed", id=item.package_id, state=Word(r.disposition),
+                                 sip=e.id)
             if r is None:  # sealed before retention was recorded
                 p = db.get(Package, item.package_id)
                 start = p.created_at.date() if p is not None else date.today()
@@ -234,7 +255,7 @@ def history(db: Session, package_id: str) -> list[dict[str, Any]]:
     "Validatie Handtekening" and, once confirmed, its "Overbrenging" (recorded here)."""
     p = db.get(Package, package_id)
     if p is None:
-        raise NotFoundError(f"no package {package_id!r} (see `bewaar package list`)")
+        raise NotFoundError("no package %(id)r (see `bewaar package list`)", id=package_id)
     events = _sealed_events(Path(p.path), p.id)
     items = db.scalars(select(SipExportPackage).where(SipExportPackage.package_id == p.id))
     for item in sorted(items, key=lambda i: i.export.created_at):

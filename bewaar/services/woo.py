@@ -20,6 +20,7 @@ Every step names the user who takes it: role records or admin (``acting_user``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -48,23 +49,25 @@ def _ground(text: str) -> str:
     try:
         return parse_ground(text).code
     except GroundError as exc:
-        raise InputError(str(exc), field="ground") from None
+        raise InputError.of(exc, field="ground") from None
 
 
 def _number(value: Any, what: str) -> int:
     try:
         n = int(str(value).strip())
     except ValueError:
-        raise InputError(f"{what} {value!r} is not a number", field=what) from None
+        raise InputError("%(what)s %(value)r is not a number", field=what, what=what,
+                         value=value) from None
     if n < 1:
-        raise InputError(f"{what} {value!r} is not a number of one", field=what)
+        raise InputError("%(what)s %(value)r is not a number of one or more", field=what,
+                         what=what, value=value)
     return n
 
 
 def get_request(db: Session, request_id: Any) -> WooRequest:
     req = db.get(WooRequest, _number(request_id, "request"))
     if req is None:
-        raise NotFoundError(f"no Woo request {request_id} (see `bewaar woo list`)")
+        raise NotFoundError("no Woo request %(id)s (see `bewaar woo list`)", id=request_id)
     return req
 
 
@@ -73,8 +76,8 @@ def get_document(db: Session, req: WooRequest, number: Any) -> WooDocument:
     doc = db.scalar(select(WooDocument).where(WooDocument.request_id == req.id,
                                               WooDocument.number == n))
     if doc is None:
-        raise NotFoundError(f"Woo request {req.id} has no document {n} "
-                            f"(see `bewaar woo show {req.id}`)")
+        raise NotFoundError("Woo request %(id)s has no document %(n)s (see `bewaar woo show "
+                            "%(id)s`)", id=req.id, n=n)
     return doc
 
 
@@ -155,13 +158,13 @@ def _hits(db: Session, query: str, date_from: date | None, date_to: date | None,
             try:
                 result = search(db, query, f, limit=PAGE, offset=offset, see_all=True)
             except QueryError as exc:
-                raise InputError(str(exc), field="query") from None
+                raise InputError.of(exc, field="query") from None
             found.update(int(h["id"]) for h in result.hits)
             offset += PAGE
             if len(found) > MAX_DOCUMENTS * 20:
-                raise InputError(f"the query finds more than {MAX_DOCUMENTS * 20} hits: "
-                                 "narrow it (words, --from/--to, --site/--source)",
-                                 field="query")
+                raise InputError("the query finds more than %(max)s hits: narrow it (words, "
+                                 "--from/--to, --site/--source)", field="query",
+                                 max=MAX_DOCUMENTS * 20)
             if len(result.hits) < PAGE:  # the last page (whatever the count says)
                 break
     return sorted(found)
@@ -184,8 +187,8 @@ def _add_units(db: Session, req: WooRequest, units: list[dict[str, Any]]) -> lis
         db.add(d)
         added.append(d)
     if len(have) + len(added) > MAX_DOCUMENTS:
-        raise InputError(f"a request holds at most {MAX_DOCUMENTS} documents: narrow the "
-                         "query")
+        raise InputError("a request holds at most %(max)s documents: narrow the query",
+                         max=MAX_DOCUMENTS)
     db.flush()
     return added
 
@@ -242,7 +245,8 @@ def new(settings: Settings, user: str, title: str, query: str, *,
         if not title:
             raise InputError("give the request's title", field="title")
         if len(title) > MAX_TITLE:
-            raise InputError(f"the title is longer than {MAX_TITLE} characters", field="title")
+            raise InputError("the title is longer than %(max)s characters", field="title",
+                             max=MAX_TITLE)
         if not query:
             raise InputError("give the query that finds the request's documents (--query)",
                              field="query")
@@ -271,10 +275,11 @@ def _check_scopes(db: Session, sites: list[str], sources: list[str]) -> None:
 
     for s in sites:
         if db.scalar(select(Site.id).where(Site.name == s)) is None:
-            raise NotFoundError(f"no site named {s!r} (see `bewaar site list`)")
+            raise NotFoundError("no site named %(name)r (see `bewaar site list`)", name=s)
     for s in sources:
         if db.scalar(select(ChatSource.id).where(ChatSource.name == s)) is None:
-            raise NotFoundError(f"no chat source named {s!r} (see `bewaar chat list`)")
+            raise NotFoundError("no chat source named %(name)r (see `bewaar chat list`)",
+                                name=s)
 
 
 def add(settings: Settings, user: str, request_id: Any, hit: Any) -> dict[str, Any]:
@@ -285,11 +290,12 @@ def add(settings: Settings, user: str, request_id: Any, hit: Any) -> dict[str, A
         hit_id = _number(hit, "hit")
         units = _units(c.db, [hit_id])
         if not units:
-            raise NotFoundError(f"no search hit {hit_id} (the id `bewaar search --json` "
-                                "shows)")
+            raise NotFoundError("no search hit %(id)s (the id `bewaar search --json` shows)",
+                                id=hit_id)
         docs = _add_units(c.db, req, units)
         if not docs:
-            raise InputError(f"hit {hit_id} is in request {req.id} already", field="hit")
+            raise InputError("hit %(hit)s is in request %(id)s already", field="hit",
+                             hit=hit_id, id=req.id)
         c.note(hit=hit_id, document=docs[0].number, kind=docs[0].kind)
         targets, number = _hold_targets(docs), docs[0].number
     _hold(settings, user, int(str(request_id)), targets)
@@ -303,7 +309,8 @@ def drop(settings: Settings, user: str, request_id: Any, number: Any) -> dict[st
         req = get_request(c.db, request_id)
         doc = get_document(c.db, req, number)
         if doc.dropped:
-            raise InputError(f"document {doc.number} was dropped already", field="document")
+            raise InputError("document %(n)s was dropped already", field="document",
+                             n=doc.number)
         doc.dropped = True
         c.note(document=doc.number)
         return {"request": req.id, "document": doc.number, "dropped": True}
@@ -319,30 +326,33 @@ def decide(settings: Settings, user: str, request_id: Any, number: Any, decision
         req = get_request(c.db, request_id)
         doc = get_document(c.db, req, number)
         if decision not in DECISIONS:
-            raise InputError(f"decide {', '.join(DECISIONS)}, not {decision!r}",
-                             field="decision")
+            raise InputError("decide %(known)s, not %(decision)r", field="decision",
+                             known=", ".join(DECISIONS), decision=decision)
         codes = {_ground(g) for g in grounds}
         ordered = [g for g in GROUNDS if g in codes]
         c.note(document=doc.number, decision=decision, grounds=ordered)
         if doc.dropped:
-            raise InputError(f"document {doc.number} was dropped from the request",
-                             field="document")
+            raise InputError("document %(n)s was dropped from the request",
+                             field="document", n=doc.number)
         if decision == "openbaar" and ordered:
             raise InputError("a document made public (openbaar) has no grounds; did you "
                              "mean --deels?", field="ground")
         if decision != "openbaar" and not ordered:
-            raise InputError(f"name the ground(s) for {decision} (--ground 5.1.2e)",
-                             field="ground")
+            raise InputError("name the ground(s) for %(decision)s (--ground 5.1.2e)",
+                             field="ground", decision=decision)
         doc.decision, doc.grounds = decision, ordered
         doc.decided_by, doc.decided_at = user, utcnow()
         return document_dict(doc)
 
 
 def redact(settings: Settings, user: str, request_id: Any, ground: str, *,
-           phrase: str | None = None, number: Any = None,
-           span: str | None = None) -> dict[str, Any]:
-    """Redact a phrase in every document of the request, or a span of one document."""
-    from woo.redact import RedactionError, find_phrase, parse_span, phrase_pattern
+           phrase: str | None = None, number: Any = None, span: str | None = None,
+           selected: str | None = None, occurrence: Any = None) -> dict[str, Any]:
+    """Redact a phrase in every document of the request, or a span of one document. A span
+    selected in the browser comes with its ``selected`` text (and its ``occurrence`` in the
+    text, 0 the first): the span is where that text is (woo.redact.locate), so the
+    occurrence selected is redacted even when the offsets the browser counted are off."""
+    from woo.redact import RedactionError, find_phrase, locate, parse_span, phrase_pattern
 
     with change(settings, user, "woo.redact", f"woo:{request_id}") as c:
         acting_user(c.db, user, ROLES, "redact a Woo request")
@@ -372,12 +382,19 @@ def redact(settings: Settings, user: str, request_id: Any, ground: str, *,
                 if number is None:
                     raise InputError("a span is of one document: give --doc N")
                 doc = get_document(c.db, req, number)
-                start, end = parse_span(span or "", len(doc.text))
+                if selected is not None:
+                    hint = re.match(r"\s*(\d{1,12})", span or "")
+                    nth = str(occurrence if occurrence is not None else "").strip()
+                    start, end = locate(doc.text, selected, int(hint[1]) if hint else None,
+                                        int(nth) if nth.isdigit() else None)
+                    c.note(selected=True)
+                else:
+                    start, end = parse_span(span or "", len(doc.text))
                 r = WooRedaction(request_id=req.id, document_id=doc.id, start=start, end=end,
                                  ground=code, created_by=user)
                 c.note(document=doc.number, span=f"{start}:{end}")
         except RedactionError as exc:
-            raise InputError(str(exc), field="span" if span is not None else "text") from None
+            raise InputError.of(exc, field="span" if span is not None else "text") from None
         c.db.add(r)
         c.db.flush()
         c.note(redaction=r.id)

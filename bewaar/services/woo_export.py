@@ -51,9 +51,9 @@ def _export_input(settings: Settings, db: Session, req: WooRequest) -> Any:
     docs = request_documents(db, req)
     undecided = [d.number for d in docs if d.decision is None]
     if undecided:
-        raise InputError(f"request {req.id} has undecided documents: "
-                         f"{', '.join(map(str, undecided))} (bewaar woo decide {req.id} N "
-                         "--openbaar|--deels|--niet)", field="documents")
+        raise InputError("request %(id)s has undecided documents: %(numbers)s (bewaar woo "
+                         "decide %(id)s N --openbaar|--deels|--niet)", field="documents",
+                         id=req.id, numbers=", ".join(map(str, undecided)))
     out, wrong_open, bare_deels = [], [], []
     for d in docs:
         cuts = [Cut(r.start or 0, r.end or 0, r.ground) for r in reds
@@ -68,24 +68,25 @@ def _export_input(settings: Settings, db: Session, req: WooRequest) -> Any:
             bare_deels.append(d.number)
         out.append(ed)
     if wrong_open:
-        raise InputError(f"document(s) {', '.join(map(str, wrong_open))} decided openbaar "
-                         "have redacted text: decide them --deels with its grounds",
-                         field="documents")
+        raise InputError("document(s) %(numbers)s decided openbaar have redacted text: "
+                         "decide them --deels with its grounds", field="documents",
+                         numbers=", ".join(map(str, wrong_open)))
     if bare_deels:
-        raise InputError(f"document(s) {', '.join(map(str, bare_deels))} decided deels have "
-                         "nothing redacted (bewaar woo redact)", field="documents")
+        raise InputError("document(s) %(numbers)s decided deels have nothing redacted "
+                         "(bewaar woo redact)", field="documents",
+                         numbers=", ".join(map(str, bare_deels)))
     return er, out
 
 
 def _check_dir(out_dir: Path) -> None:
     if out_dir.exists() or out_dir.is_symlink():
         if not out_dir.is_dir():
-            raise InputError(f"{out_dir} exists and is not a folder", field="dir")
+            raise InputError("%(dir)s exists and is not a folder", field="dir", dir=out_dir)
         if any(out_dir.iterdir()):
-            raise InputError(f"{out_dir} is not empty: give a new or empty folder",
-                             field="dir")
+            raise InputError("%(dir)s is not empty: give a new or empty folder", field="dir",
+                             dir=out_dir)
     elif not out_dir.parent.is_dir():
-        raise InputError(f"{out_dir.parent} does not exist", field="dir")
+        raise InputError("%(dir)s does not exist", field="dir", dir=out_dir.parent)
 
 
 def _write_dir(out_dir: Path, files: dict[str, bytes]) -> Path:
@@ -100,8 +101,8 @@ def _write_dir(out_dir: Path, files: dict[str, bytes]) -> Path:
             write_atomic(path, data)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise InputError(f"cannot write into {out_dir.parent}: {exc.strerror}",
-                         field="dir") from None
+        raise InputError("cannot write into %(dir)s: %(reason)s", field="dir",
+                         dir=out_dir.parent, reason=exc.strerror) from None
     return tmp
 
 
@@ -141,7 +142,7 @@ def export(settings: Settings, user: str, request_id: Any, out_dir: Path | str
         grounds = sorted({g for d in docs for g in d.grounds})
         c.note(package=result.id, documents=len(docs), grounds=grounds, **counts)
         return {"request": req.id, "dir": str(out), "package": result.id,
-                "package_path": str(result.path), "files": sorted(files),
+                "package_path": result.location or str(result.path), "files": sorted(files),
                 "documents": len(docs), **counts,
                 "withheld": [d.ident for d in docs if d.decision == "niet"]}
 
