@@ -154,8 +154,9 @@ class Settings(BaseSettings):
     serve_port: int = Field(default=8000, ge=0, le=65535, description=(
         "Port of `bewaar serve` (0 = any free port)."))
     task_queue: Literal["local", "postgres"] = Field(default="local", description=(
-        "Where the scheduled and requested jobs (crawls, harvests, chat exports, seals, "
-        "exports) run: \"local\" in the `bewaar serve` process itself; \"postgres\" queued in "
+        "Where the scheduled and requested jobs (crawls with their replay check and seal, "
+        "harvest windows, chat exports) run: \"local\" in the `bewaar serve` process itself; "
+        "\"postgres\" queued in "
         "the PostgreSQL database (procrastinate) and run by `bewaar worker` processes on any "
         "machine that shares the database and storage_url (`bewaar serve` then only "
         "schedules). \"postgres\" needs a postgresql:// database_url."))

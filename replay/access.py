@@ -67,7 +67,7 @@ def _aware(dt: datetime) -> datetime:
 def check_prefix(url_prefix: str) -> str:
     parts = urlsplit(url_prefix)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise AccessRuleError(f"not an http(s) URL prefix: {url_prefix!r}")
+        raise AccessRuleError("not an http(s) URL prefix: %(prefix)r", prefix=url_prefix)
     return url_prefix
 
 
@@ -103,7 +103,7 @@ def exclude(settings: Settings, url_prefix: str, until: datetime | None = None) 
     """Block replay of every capture under ``url_prefix`` (until ``until``, if given)."""
     check_prefix(url_prefix)
     if until is not None and _aware(until) <= datetime.now(UTC):
-        raise AccessRuleError(f"--until {until.date()} is not in the future")
+        raise AccessRuleError("--until %(date)s is not in the future", date=until.date().isoformat())
     with session_scope(settings) as db:
         row = db.scalar(select(AccessRule).where(AccessRule.url_prefix == url_prefix))
         if row is None:
@@ -144,7 +144,7 @@ def set_embargo(settings: Settings, site_name: str, days: int) -> None:
     with session_scope(settings) as db:
         site = db.scalar(select(Site).where(Site.name == site_name))
         if site is None:
-            raise NotFoundError(f"no site named {site_name!r}")
+            raise NotFoundError("no site named %(name)r", name=site_name)
         site.embargo_days = days or None
     write_acl(settings)
 

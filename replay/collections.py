@@ -8,6 +8,12 @@ working directory)::
     <site>/acl/access-rules.aclj  what pywb applies to the collection: rules and embargo
     <site>/archive/<warc>       hard links (or symlinks) to the run's WARC files
     <site>/indexes/index.cdxj   the sorted merge of every added run's CDXJ
+    <site>/indexes/runs.txt     the ids of the runs merged into that index on this machine
+
+The database's ``collection_runs`` says which runs a collection holds; ``runs.txt`` says which
+of them this machine's index holds (a replay or worker machine that shares the database and a
+bucket builds its own index from the bucket's CDXJ files: ``bewaar replay serve`` adds what its
+index lacks).
 
 Adding a run merges its already-sorted CDXJ files into the collection index in one streaming
 pass (no WARC is read again) and writes the result under a temporary name before renaming it.
@@ -41,6 +47,7 @@ from archive.storage import bucket, in_use, is_remote, local_copy, remote_size, 
 CONFIG_NAME = "config.yaml"
 ACL_NAME = "access-rules.aclj"
 INDEX_NAME = "index.cdxj"
+RUNS_NAME = "runs.txt"
 
 
 class CollectionError(BewaarError):
@@ -136,6 +143,15 @@ def _index_for(settings: Settings, wf: WarcFile, warc: Path | None, scratch: Pat
     return out
 
 
+def local_runs(settings: Settings, name: str) -> set[int]:
+    """The runs merged into this machine's index of collection ``name``."""
+    path = collection_dir(settings, name) / "indexes" / RUNS_NAME
+    try:
+        return {int(line) for line in path.read_text().split()}
+    except FileNotFoundError:
+        return set()
+
+
 def _merged_lines(paths: list[Path]) -> Iterator[bytes]:
     files: list[IO[bytes]] = [open(p, "rb") for p in paths]  # noqa: SIM115
     try:
@@ -178,12 +194,11 @@ def add_run_to_collection(settings: Settings, run_id: int) -> Path:
         site: Site = run.site
         name = site.name
         warcs = list(run.warc_files)
-        done = db.scalar(select(CollectionRun).where(CollectionRun.run_id == run_id))
         plan = [(wf, _check_warc(settings, wf)) for wf in warcs]
 
     cdir = collection_dir(settings, name)
     archive_dir, index = cdir / "archive", cdir / "indexes" / INDEX_NAME
-    if done is not None and index.exists() and all(
+    if run_id in local_runs(settings, name) and index.exists() and all(
         path is None or (archive_dir / wf.filename).exists() for wf, path in plan
     ):
         return cdir
@@ -206,6 +221,8 @@ def add_run_to_collection(settings: Settings, run_id: int) -> Path:
                 for line in _merged_lines(inputs):
                     out.write(line)
                     lines += 1
+            merged = sorted(local_runs(settings, name) | {run_id})
+            write_atomic(cdir / "indexes" / RUNS_NAME, "".join(f"{r}\n" for r in merged).encode())
         except BaseException:
             for p in made:
                 with contextlib.suppress(OSError):

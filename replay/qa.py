@@ -6,10 +6,11 @@ from pywb's ``warcserver`` (the archived record pywb's replay finds for it: the 
 lookup, fuzzy match, revisit resolution and WARC read that the front end's ``id_`` replay
 passes through unrewritten, at a third of the front end's CPU per request, measured with
 bench/crawl.py), parses the HTML and the CSS it loads, and asks the same for every requisite.
-With ``browser=True`` it runs ``wayback`` (the front end) instead, which the browser loads. A requisite is *missing* when pywb has no
-capture of it (no record; from ``wayback``: a 404 without a Memento-Datetime), an *error* when
-the replay gives the page a 4xx/5xx answer for it (what a visitor would see: a broken image). Either makes the page
-incomplete. Requisites are fetched once per check, however many pages use them.
+With ``browser=True`` it runs ``wayback`` (the front end) instead, which the browser loads.
+A requisite is *missing* when pywb has no capture of it (no record; from ``wayback``: a 404
+without a Memento-Datetime), an *error* when the replay gives the page a 4xx/5xx answer for it
+(what a visitor would see: a broken image). Either makes the page incomplete. Requisites are
+fetched once per check, however many pages use them.
 
 The pages checked are the run's and those of its patch runs, each at its newest capture: a patch
 crawl refetches a page whose requisite was an error, so that page's new capture replays with the

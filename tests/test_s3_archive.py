@@ -134,6 +134,24 @@ def test_replay_reads_the_bucket(stored: tuple[Bewaar, NormalSite, S3Bucket, dic
     assert not [p for p in _files(b.home / "object-cache") if p.name.endswith(".warc.gz")]
 
 
+def test_another_machine_replays_from_the_shared_database_and_bucket(
+        stored: tuple[Bewaar, NormalSite, S3Bucket, dict[str, Any]],
+        s3_server: S3Server, tmp_path: Path) -> None:
+    """A replay machine with its own empty home, the crawling machine's database and the same
+    bucket builds its collection from the bucket's CDXJ files when `bewaar replay serve` starts."""
+    b, site, bucket, _ = stored
+    other = _bewaar(tmp_path / "replay-home", s3_server, bucket.name,
+                    BEWAAR_DATABASE_URL=f"sqlite:///{b.home / 'bewaar.sqlite3'}",
+                    BEWAAR_LOG_LEVEL="WARNING")  # serve() reads stderr only at the end
+    other.home.mkdir()
+    page = site.render("/p/3.html", "127.0.0.1")[2]
+    with serve(other) as base:
+        r = httpx.get(f"{base}/normal/2100id_/{site.url}p/3.html", timeout=30)
+        assert r.status_code == 200 and r.content == page
+    runs = (other.home / "collections" / "normal" / "indexes" / "runs.txt").read_text().split()
+    assert runs == [str(stored[3]["run_id"])]
+
+
 def test_a_resume_reads_what_the_run_stored_from_the_bucket(
         stored: tuple[Bewaar, NormalSite, S3Bucket, dict[str, Any]],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,7 +86,7 @@ def test_bad_input_is_refused_and_changes_nothing(server: Server) -> None:
     assert forged.status_code == 401
     with server.as_("aud") as c:
         denied = c.post("/api/sites", json={"name": "z", "seeds": ["https://z.nl/"]})
-        assert denied.status_code == 403 and "needs the role webteam" in denied.json()["detail"]
+        assert denied.status_code == 403 and "needs one of the roles webteam" in denied.json()["detail"]
     login = httpx.post(server.url + "/login", data={"name": "wendy", "password": "wrong"})
     assert login.status_code == 401 and "Onjuiste gebruikersnaam of wachtwoord" in login.text
     outcomes = {(act, out) for _, act, _, out in audit_rows(server.home)}

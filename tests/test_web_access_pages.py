@@ -92,7 +92,8 @@ def test_records_manager_excludes_a_prefix_and_sets_an_embargo(bewaar: Any,
     assert bad.status_code == 400
     doc = html.fromstring(bad.text)
     assert doc.xpath("//input[@id='exclude-prefix']/@aria-invalid") == ["true"]
-    assert "ftp://x.nl/" in doc.xpath("//*[@id='exclude-prefix-error']")[0].text_content()
+    shown = doc.xpath("//*[@id='exclude-prefix-error']")[0].text_content()
+    assert "geen http(s)-URL-voorvoegsel: 'ftp://x.nl/'" in shown  # the Dutch page says it in Dutch
     assert sql(server, "SELECT count(*) FROM access_rules")[0][0] == 0
 
     done = rik.post("/access/exclude", data={"csrf": token, "url_prefix": prefix,
@@ -103,7 +104,9 @@ def test_records_manager_excludes_a_prefix_and_sets_an_embargo(bewaar: Any,
     assert rik.post("/access/embargo", data={"csrf": token, "site": "demo",
                                              "days": "30"}).status_code == 303
 
-    assert logged_in(server, "wendy").get("/access").status_code == 403  # not in the history
+    refused = logged_in(server, "wendy").get("/access")  # not in the history
+    assert refused.status_code == 403
+    assert "GET /access vraagt een van de rollen" in html.fromstring(refused.text).text_content()
     doc = html.fromstring(rik.get("/access").text)
     [rule] = cells(doc, "//table[@id='rules']/tbody/tr")
     assert rule[0] == prefix and rule[1] == "uitgesloten" and rule[3] == "actief"

@@ -591,12 +591,12 @@ def test_english_by_choice(browser: Any, served: Served) -> None:
 # The error classes whose first argument is a message template (bewaar/web/i18n.py).
 ERRORS = ("InputError", "NotFoundError", "BewaarError", "AccountError", "ValidationError",
           "GroundError", "RedactionError", "UploadError", "BadInput", "ScheduleError", "SeedError",
-          "QueryError", "ExportError")
+          "QueryError", "ExportError", "AccessRuleError", "SelectielijstError")
 # Where the messages of the catalogue are written: the web app and the layer under it (and the
 # seed, schedule and query checks, whose refusals the site, search and Woo pages show).
 MESSAGE_DIRS = ("bewaar/web", "bewaar/services", "woo")
 MESSAGE_FILES = ("scheduler/cron.py", "scheduler/schedules.py", "archive/urls.py",
-                 "search/query.py")
+                 "search/query.py", "replay/access.py", "archive/package/selectielijst.py")
 
 
 def _catalogue() -> Any:

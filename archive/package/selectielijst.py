@@ -64,7 +64,8 @@ def parse_duration(text: str) -> tuple[int, int, int]:
     """ISO 8601 date duration -> (years, months, days)."""
     m = _DURATION.fullmatch(text)
     if not m or text == "P":
-        raise SelectielijstError(f"bewaartermijn {text!r} is not an ISO 8601 duration like P10Y")
+        raise SelectielijstError("bewaartermijn %(text)r is not an ISO 8601 duration like P10Y",
+                                 text=text)
     y, mo, w, d = (int(g) if g else 0 for g in m.groups())
     return y, mo, d + 7 * w
 
@@ -82,45 +83,54 @@ def parse_file(path: Path) -> list[Category]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise SelectielijstError(f"cannot read {path}: {exc.strerror}") from None
+        raise SelectielijstError("cannot read %(path)s: %(reason)s", path=str(path),
+                                 reason=exc.strerror) from None
     try:
         if path.suffix.lower() == ".json":
             data: Any = json.loads(raw)
         else:
             data = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise SelectielijstError(f"{path} is not a valid selectielijst file: {exc}") from None
+        raise SelectielijstError("%(path)s is not a valid selectielijst file: %(reason)s",
+                                 path=str(path), reason=str(exc)) from None
     if not isinstance(data, dict):
-        raise SelectielijstError(f"{path}: expected a table with 'name' and 'categorie' entries")
+        raise SelectielijstError("%(path)s: expected a table with 'name' and 'categorie' entries",
+                                 path=str(path))
     list_name = str(data.get("name") or data.get("naam") or path.stem)
     entries = data.get("categorie") or data.get("categories") or data.get("categorieen")
     if not isinstance(entries, list) or not entries:
-        raise SelectielijstError(f"{path}: no categories (use [[categorie]] entries)")
+        raise SelectielijstError("%(path)s: no categories (use [[categorie]] entries)",
+                                 path=str(path))
     out: list[Category] = []
     seen: set[str] = set()
     for i, e in enumerate(entries, 1):
         if not isinstance(e, dict):
-            raise SelectielijstError(f"{path}: category {i} is not a table")
+            raise SelectielijstError("%(path)s: category %(i)s is not a table", path=str(path), i=i)
         code = str(e.get("code") or "").strip()
         name = str(e.get("naam") or e.get("name") or "").strip()
         waardering = str(e.get("waardering") or "").strip().upper()
         termijn = e.get("bewaartermijn")
         trigger = str(e.get("trigger") or "").strip()
         if not code or not name:
-            raise SelectielijstError(f"{path}: category {i} needs a code and a naam")
+            raise SelectielijstError("%(path)s: category %(i)s needs a code and a naam",
+                                     path=str(path), i=i)
         if code in seen:
-            raise SelectielijstError(f"{path}: category code {code!r} appears twice")
+            raise SelectielijstError("%(path)s: category code %(code)r appears twice",
+                                     path=str(path), code=code)
         seen.add(code)
         if waardering not in ("B", "V"):
-            raise SelectielijstError(f"{path}: category {code}: waardering must be B or V")
+            raise SelectielijstError("%(path)s: category %(code)s: waardering must be B or V",
+                                     path=str(path), code=code)
         if termijn is not None:
             termijn = str(termijn).strip()
             parse_duration(termijn)
             if not trigger:  # written as the selectielijst's own begrip: never made up here
-                raise SelectielijstError(f"{path}: category {code}: a bewaartermijn needs a "
-                                         "trigger (the event that starts it, as the list names it)")
+                raise SelectielijstError("%(path)s: category %(code)s: a bewaartermijn needs a "
+                                         "trigger (the event that starts it, as the list names "
+                                         "it)", path=str(path), code=code)
         elif waardering == "V":
-            raise SelectielijstError(f"{path}: category {code}: V needs a bewaartermijn")
+            raise SelectielijstError("%(path)s: category %(code)s: V needs a bewaartermijn",
+                                     path=str(path), code=code)
         out.append(Category(code, name, waardering, termijn, trigger, list_name))
     return out
 
@@ -147,7 +157,7 @@ def all_categories(settings: Settings) -> list[Category]:
         try:
             cats = parse_file(settings.selectielijst)
         except SelectielijstError as exc:
-            raise SettingsError(f"selectielijst setting: {exc}") from None
+            raise SettingsError("selectielijst setting: %(reason)s", reason=str(exc)) from None
     return cats
 
 
@@ -155,6 +165,5 @@ def find_category(settings: Settings, code: str) -> Category:
     for c in all_categories(settings):
         if c.code == code:
             return c
-    raise NotFoundError(
-        f"selectielijst category {code!r} is not known (load one with `bewaar selectielijst load FILE`)"
-    )
+    raise NotFoundError("selectielijst category %(code)r is not known "
+                        "(load one with `bewaar selectielijst load FILE`)", code=code)

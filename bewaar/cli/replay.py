@@ -43,15 +43,20 @@ def _progress(label: str) -> Progress:
 
 
 def _sync_collections() -> list[int]:
-    """Add finished runs with WARCs that are not in a collection yet."""
+    """Add finished runs with WARCs that this machine's collections lack: runs not in a
+    collection yet, and runs another machine added (its index is on its own disk; the WARCs
+    and CDXJ files are in the shared storage)."""
     from bewaar.services.crawls import add_to_collection
     from replay import CollectionError
+    from replay.collections import local_runs
 
     s = settings()
     with session_scope(s) as db:
-        added = set(db.scalars(select(CollectionRun.run_id)))
+        here = {name: local_runs(s, name) for name in
+                set(db.scalars(select(CollectionRun.collection)))}
         todo = [r.id for r in db.scalars(select(CrawlRun).order_by(CrawlRun.id))
-                if r.id not in added and r.status != "running" and r.warc_files]
+                if r.status != "running" and r.warc_files
+                and r.id not in here.get(r.site.name, set())]
     done = []
     for rid in todo:
         try:

@@ -34,6 +34,14 @@ if TYPE_CHECKING:
     from scheduler.service import Service
 
 
+def _detail(request: Request, detail: Any) -> str:
+    """An HTTP error's text in the viewer's language: a catalogued text, or a BewaarError
+    template with its parameters (a refusal that names the path and the roles)."""
+    if isinstance(detail, BewaarError):
+        return i18n.error_message(i18n.locale_of(request), detail)
+    return i18n.translate(i18n.locale_of(request), str(detail))
+
+
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api")
 
@@ -77,10 +85,9 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             return pages.render(request, "error.html", status=exc.status_code,
                                 title=i18n.translate(i18n.locale_of(request), "Error %(status)s",
                                                      status=exc.status_code),
-                                message=i18n.translate(i18n.locale_of(request),
-                                                       str(exc.detail)),  # when catalogued
-                                link="/")
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                message=_detail(request, exc.detail), link="/")
+        detail = str(exc.detail) if isinstance(exc.detail, BewaarError) else exc.detail
+        return JSONResponse({"detail": detail}, status_code=exc.status_code,
                             headers=exc.headers)
 
     @app.exception_handler(BewaarError)

@@ -21,6 +21,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from archive.db import open_db
+from archive.errors import BewaarError
 from archive.settings import Settings
 from bewaar.services.accounts import denied, user_for_token
 
@@ -104,11 +105,12 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
         if who.via == "session":
             await check_csrf(request)
         if who.role != "admin" and who.role not in roles:
-            reason = (f"{request.method} {request.url.path} needs the role "
-                      f"{' or '.join(roles)}; {who.name} has the role {who.role}")
             denied(db, who.name, request.url.path, method=request.method, role=who.role)
             db.commit()
-            raise HTTPException(403, reason)
+            raise HTTPException(403, BewaarError(
+                "%(method)s %(path)s needs one of the roles %(roles)s; %(name)s has the role "
+                "%(role)s", method=request.method, path=request.url.path,
+                roles=", ".join(roles), name=who.name, role=who.role))
         request.state.principal = who
         return who
 

@@ -19,11 +19,12 @@ After changing a text, update the catalogue and translate what is new or marked 
     .venv/bin/pybabel extract -F bewaar/web/locale/babel.cfg -k translate:2 -k tr:2 \\
         -k InputError -k NotFoundError -k BewaarError -k AccountError -k ValidationError \\
         -k GroundError -k RedactionError -k UploadError -k BadInput -k ScheduleError \\
-        -k SeedError -k QueryError -k ExportError -k HTTPException:2 -k Word \\
+        -k SeedError -k QueryError -k ExportError -k AccessRuleError -k SelectielijstError \\
+        -k HTTPException:2 -k Word \\
         -o /tmp/messages.pot --no-location \\
         --sort-output \\
         bewaar/web bewaar/services woo scheduler/cron.py scheduler/schedules.py \\
-        archive/urls.py search/query.py
+        archive/urls.py search/query.py replay/access.py archive/package/selectielijst.py
     .venv/bin/pybabel update -i /tmp/messages.pot -d bewaar/web/locale \\
         --no-fuzzy-matching --ignore-obsolete
 
@@ -50,7 +51,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 
-from archive.errors import Word
+from archive.errors import BewaarError, Word
 from archive.timefmt import human
 from bewaar.web.auth import COOKIE as SESSION_COOKIE
 from bewaar.web.auth import check_csrf
@@ -258,7 +259,8 @@ async def switch_language(request: Request) -> Response:
     if not target.startswith("/") or target.startswith("//"):
         target = "/"
     if locale not in LOCALES:
-        raise HTTPException(400, f"unknown language {locale!r}; known: {', '.join(LOCALES)}")
+        raise HTTPException(400, BewaarError("unknown language %(locale)r; known: %(known)s",
+                                             locale=locale, known=", ".join(LOCALES)))
     user = viewer(request)
     if user is not None and user.locale != locale:
         from bewaar.services.preferences import set_locale
