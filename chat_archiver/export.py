@@ -28,7 +28,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 
 from archive.db import session_scope
-from archive.errors import NotFoundError
+from archive.errors import NotFoundError, Word
 from archive.models import ChatExport, ChatRoom, ChatSeenEvent, ChatSource
 from archive.settings import Settings
 from chat_archiver.connector import DEFAULT_PAGE_SIZE, ChatConnector, ChatError
@@ -88,7 +88,7 @@ def connector_for(source: ChatSource, page_size: int = DEFAULT_PAGE_SIZE) -> Cha
 
         return MatrixConnector(source.homeserver, source.user_id, load_secret(source.secret_ref),
                                page_size=page_size)
-    raise ChatError(f"no connector for chat sources of kind {source.kind!r}")
+    raise ChatError("no connector for chat sources of kind %(kind)r", kind=source.kind)
 
 
 def load_keys(source: ChatSource) -> KeyRing:
@@ -100,8 +100,9 @@ def load_keys(source: ChatSource) -> KeyRing:
     var = (source.keys_passphrase_ref or "").partition(":")[2]
     passphrase = os.environ.get(var) if var else None
     if not passphrase:
-        raise SecretError(f"environment variable {var or '(none)'} with the passphrase of the "
-                          f"key file {source.keys_file} is not set")
+        raise SecretError("environment variable %(var)s with the passphrase of the key file "
+                          "%(file)s is not set", var=var or Word("(none)"),
+                          file=source.keys_file)
     return KeyRing(read_key_export(Path(source.keys_file), passphrase))
 
 
@@ -113,7 +114,7 @@ def _source_lock(settings: Settings, name: str) -> Iterator[Path]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ChatError(f"an export of {name!r} is running already") from None
+            raise ChatError("an export of %(name)r is running already", name=name) from None
         yield folder
 
 
@@ -154,7 +155,8 @@ def run_export(settings: Settings, name: str, make_job: JobMaker,
     with session_scope(settings) as db:
         source = db.scalar(select(ChatSource).where(ChatSource.name == name))
         if source is None:
-            raise NotFoundError(f"no chat source named {name!r} (see: bewaar chat list)")
+            raise NotFoundError("no chat source named %(name)r (see: bewaar chat list)",
+                                name=name)
         db.expunge(source)
     with _source_lock(settings, name) as folder:
         _recover(settings, source, folder)

@@ -62,19 +62,20 @@ def new_export_source(kind: str, name: str, *, category: str, timezone: str | No
     """A checked, unsaved ``ChatSource`` for the exports of one app; the caller checks the
     category against the selectielijst and that the name is free, and adds it."""
     if kind not in EXPORT_KINDS:
-        raise ChatError(f"chat source kind {kind!r}: use one of {', '.join(EXPORT_KINDS)}")
+        raise ChatError("chat source kind %(kind)r: use one of %(kinds)s", kind=kind,
+                        kinds=", ".join(EXPORT_KINDS))
     if not re.fullmatch(NAME_RE, name):
-        raise ChatError(f"source name {name!r}: use letters, digits, '.', '_' or '-'")
+        raise ChatError("source name %(name)r: use letters, digits, '.', '_' or '-'", name=name)
     tz = timezone or DEFAULT_TIMEZONE
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ChatError(f"--timezone {tz!r} is not a known time zone (like "
-                        "Europe/Amsterdam)") from None
+        raise ChatError("--timezone %(tz)r is not a known time zone (like Europe/Amsterdam)",
+                        tz=tz) from None
     loc = locale or "auto"
     if loc not in LOCALES:
-        raise ChatError(f"--locale {loc!r}: use auto, nl or en (exports of phones in other "
-                        "languages are not read)")
+        raise ChatError("--locale %(locale)r: use auto, nl or en (exports of phones in other "
+                        "languages are not read)", locale=loc)
     if owner is not None and (len(owner) > 300 or any(ord(ch) < 32 for ch in owner)):
         raise ChatError("--owner: at most 300 characters, no control characters")
     return ChatSource(name=name, kind=kind, homeserver="", user_id="", secret_ref="",
@@ -92,8 +93,9 @@ def import_files(settings: Settings, source_name: str, files: list[Path],
 
     def job(source: ChatSource, staging: Path, export_uuid: str) -> ExportJob:
         if source.kind not in EXPORT_KINDS:
-            raise ChatError(f"chat source {source.name!r} is a {source.kind} source: it is "
-                            "exported with `bewaar chat export`, not imported from files")
+            raise ChatError("chat source %(name)r is a %(kind)s source: it is exported with "
+                            "`bewaar chat export`, not imported from files", name=source.name,
+                            kind=source.kind)
         report = progress or (lambda p: None)
         report(ExportProgress("read"))
         bundle = stage_files([Path(f) for f in files], staging / "input", limits)

@@ -51,6 +51,7 @@ def test_import_whatsapp_exports_from_the_command_line(bewaar: Any, tmp_path: Pa
     junk.write_bytes(b"PK\x03\x04 this is no zip at all")
     refused = bewaar("chat", "import", "minister", str(junk), check=False)
     assert refused.returncode == 2 and "export.zip" in refused.stderr
+    assert "is not a complete zip file" in " ".join(refused.stderr.split())  # English
 
     log = bewaar("audit", "--json", "--action", "chat.").json()
     seen = [(r["action"], r["outcome"]) for r in log]

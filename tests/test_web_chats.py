@@ -1,8 +1,8 @@
 """The Chats pages as a records manager uses them, against a real `bewaar serve` on 127.0.0.1:
 register a WhatsApp source with the form, upload its export in Chromium, see what was archived;
-the same upload again archives nothing; a hostile zip is refused by name and writes nothing;
-the transcript is served so that a message holding a script stays text; the roles that may not
-are refused; every step is in the audit log under the user's name.
+the same upload again archives nothing; a hostile zip or random bytes are refused by name, in
+Dutch, and write nothing; the transcript is served so that a message holding a script stays
+text; the roles that may not are refused; every step is in the audit log under the user's name.
 
 Checked with independent tools: Chromium (playwright), the CSP header as sent, the HTML parsed
 with the standard library's parser, bagit-python on the sealed package, the database's audit
@@ -12,6 +12,7 @@ rows read with SQL.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -127,6 +128,8 @@ def test_records_manager_uploads_a_whatsapp_export_in_the_browser(
         z.writestr("../../../escaped-by-zip.txt", "written outside the folder")
     scripted = tmp_path / "WhatsApp-chat met Jan.txt"
     scripted.write_text(HOSTILE, encoding="utf-8")
+    noise = tmp_path / "noise.txt"  # no BOM, no zip signature: binary data
+    noise.write_bytes(b"\x00" + random.Random(18).randbytes(4096))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
         try:
@@ -165,10 +168,17 @@ def test_records_manager_uploads_a_whatsapp_export_in_the_browser(
             assert int(result.locator("[data-count=duplicates]").inner_text()) == messages
             assert "Niets nieuws" in result.inner_text()
 
-            # a zip whose member climbs out of its folder: refused, named
+            # a zip whose member climbs out of its folder: refused, named, said in Dutch
             assert upload(page, hostile_zip) == 400
             error = page.locator("#import-error")
             assert "evil.zip" in error.inner_text() and ".." in error.inner_text()
+            assert ("evil.zip: bestand '../../../escaped-by-zip.txt' in het zip-bestand klimt "
+                    "uit de map ('..'); geweigerd") in error.inner_text()
+
+            # random bytes: refused in Dutch (the command line says it in English)
+            assert upload(page, noise) == 400
+            assert (page.locator("#import-error").inner_text().strip()
+                    == "noise.txt: is binaire data, geen tekstexport van WhatsApp")
 
             # a message holding a script: shown as text, never run
             assert upload(page, scripted) == 200
@@ -213,7 +223,7 @@ def test_records_manager_uploads_a_whatsapp_export_in_the_browser(
     assert ("rik", "chat.add", "minister", "ok") in rows
     imports = [outcome for actor, action, target, outcome in rows
                if (actor, action, target) == ("rik", "chat.import", "minister")]
-    assert imports == ["ok", "ok", "failed", "ok"]
+    assert imports == ["ok", "ok", "failed", "failed", "ok"]
 
 
 def test_roles_api_and_upload_limits(server: Server, tmp_path: Path) -> None:

@@ -591,12 +591,19 @@ def test_english_by_choice(browser: Any, served: Served) -> None:
 # The error classes whose first argument is a message template (bewaar/web/i18n.py).
 ERRORS = ("InputError", "NotFoundError", "BewaarError", "AccountError", "ValidationError",
           "GroundError", "RedactionError", "UploadError", "BadInput", "ScheduleError", "SeedError",
-          "QueryError", "ExportError", "AccessRuleError", "SelectielijstError")
+          "QueryError", "ExportError", "AccessRuleError", "SelectielijstError", "ChatError",
+          "UnknownRoomError", "SecretError")
+# The errors about an export file: the file first, the template second
+# (chat_archiver.exports.base.ExportFileError).
+FILE_ERRORS = ("ExportFileError", "NotAnExportError", "UnsafeArchiveError",
+               "ExportEncodingError", "UnknownLocaleError")
 # Where the messages of the catalogue are written: the web app and the layer under it (and the
-# seed, schedule and query checks, whose refusals the site, search and Woo pages show).
-MESSAGE_DIRS = ("bewaar/web", "bewaar/services", "woo")
+# seed, schedule and query checks, whose refusals the site, search and Woo pages show, and the
+# chat import's, shown on the chat pages).
+MESSAGE_DIRS = ("bewaar/web", "bewaar/services", "woo", "chat_archiver/exports")
 MESSAGE_FILES = ("scheduler/cron.py", "scheduler/schedules.py", "archive/urls.py",
-                 "search/query.py", "replay/access.py", "archive/package/selectielijst.py")
+                 "search/query.py", "replay/access.py", "archive/package/selectielijst.py",
+                 "chat_archiver/imports.py", "chat_archiver/export.py")
 
 
 def _catalogue() -> Any:
@@ -616,7 +623,8 @@ def test_dutch_catalogue_has_every_text() -> None:
     options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     keywords: dict[str, Any] = {"_": None, "gettext": None, "ngettext": (1, 2),
                                 "translate": (2,), "tr": (2,), "Word": None,
-                                "HTTPException": (2,), **{name: None for name in ERRORS}}
+                                "HTTPException": (2,), **{name: None for name in ERRORS},
+                                **{name: (2,) for name in FILE_ERRORS}}
     used = set()
     for folder in MESSAGE_DIRS:
         for _file, _line, message, _comments, _context in extract_from_dir(
@@ -663,16 +671,23 @@ def test_an_error_in_either_language() -> None:
 
 def _raises() -> Iterator[tuple[str, Any, Any]]:
     """Every ``SomeError(first, …)`` of the web app and the layer under it: where, the call
-    and its first argument (ast nodes)."""
+    and its first argument (ast nodes); the second of an export file's error (the first is the
+    file)."""
     import ast
 
     paths = [p for folder in MESSAGE_DIRS for p in sorted((ROOT / folder).rglob("*.py"))]
     for path in [*paths, *(ROOT / name for name in MESSAGE_FILES)]:
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute)
-                    and (node.func.id if isinstance(node.func, ast.Name)
-                         else node.func.attr) in ERRORS and node.args):
-                yield f"{path.relative_to(ROOT)}:{node.lineno}", node, node.args[0]
+            if not (isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name | ast.Attribute)):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            if name in ERRORS and node.args:
+                yield where, node, node.args[0]
+            elif name in FILE_ERRORS:
+                # a template must be there: a call without one yields a non-template
+                yield where, node, node.args[1] if len(node.args) > 1 else ast.JoinedStr([])
 
 
 def test_service_messages_are_templates_with_dutch() -> None:

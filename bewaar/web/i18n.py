@@ -12,7 +12,10 @@ template and its parameters (``InputError("site %(name)r is retired", name=name)
 archive.errors.BewaarError) and :func:`error_message` shows it in the viewer's language, the
 words it embeds (states, steps: ``Word("proposed")``) translated too; ``WORDS`` lists those that
 come from data, for the extractor. The CLI, the API's ``detail`` and the audit log keep the
-English text (``str(exc)``): one stable text for scripts and for searching the log.
+English text (``str(exc)``): one stable text for scripts and for searching the log. The chat
+import's errors are there too; one about an export file gives the file first and its template
+second (``NotAnExportError(label, "is binary data, …")``, hence the ``:2`` keywords below), and
+its message is the file, ``": "`` and the template's text (``template_prefix``).
 
 After changing a text, update the catalogue and translate what is new or marked fuzzy::
 
@@ -20,11 +23,14 @@ After changing a text, update the catalogue and translate what is new or marked 
         -k InputError -k NotFoundError -k BewaarError -k AccountError -k ValidationError \\
         -k GroundError -k RedactionError -k UploadError -k BadInput -k ScheduleError \\
         -k SeedError -k QueryError -k ExportError -k AccessRuleError -k SelectielijstError \\
-        -k HTTPException:2 -k Word \\
+        -k ChatError -k UnknownRoomError -k SecretError -k ExportFileError:2 \\
+        -k NotAnExportError:2 -k UnsafeArchiveError:2 -k ExportEncodingError:2 \\
+        -k UnknownLocaleError:2 -k HTTPException:2 -k Word \\
         -o /tmp/messages.pot --no-location \\
         --sort-output \\
         bewaar/web bewaar/services woo scheduler/cron.py scheduler/schedules.py \\
-        archive/urls.py search/query.py replay/access.py archive/package/selectielijst.py
+        archive/urls.py search/query.py replay/access.py archive/package/selectielijst.py \\
+        chat_archiver/exports chat_archiver/imports.py chat_archiver/export.py
     .venv/bin/pybabel update -i /tmp/messages.pot -d bewaar/web/locale \\
         --no-fuzzy-matching --ignore-obsolete
 
@@ -148,8 +154,13 @@ def error_message(locale: str, exc: BaseException) -> str:
 
     if not isinstance(exc, BewaarError) or locale == "en":
         return str(exc)
+    # a text the template starts with that is not the catalogue's: "%(file)s: " before what is
+    # wrong with an export file (chat_archiver.exports.base.ExportFileError)
+    prefix = getattr(exc, "template_prefix", "")
+    if not isinstance(prefix, str) or not exc.template.startswith(prefix):
+        prefix = ""
     with using(locale):
-        text = gettext(exc.template)
+        text = prefix + gettext(exc.template[len(prefix):])
         params = {k: Word(gettext(v)) if isinstance(v, Word) else v
                   for k, v in exc.params.items()}
     try:

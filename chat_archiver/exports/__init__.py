@@ -20,7 +20,7 @@ def reader_for(kind: str) -> ExportReader:
     from chat_archiver.connector import ChatError
 
     if kind not in READERS:
-        raise ChatError(f"no export reader for chat sources of kind {kind!r}")
+        raise ChatError("no export reader for chat sources of kind %(kind)r", kind=kind)
     module, name = READERS[kind]
     cls = getattr(importlib.import_module(module), name)
     reader: ExportReader = cls()

@@ -28,12 +28,18 @@ LOCALES = ("auto", "nl", "en")
 
 
 class ExportFileError(ChatError):
-    """An export file cannot be read; the message names the file and what is wrong."""
+    """An export file cannot be read; the message names the file and what is wrong.
 
-    def __init__(self, file: str, problem: str) -> None:
+    ``problem`` is a template with its parameters as keywords (archive.errors.BewaarError): the
+    message's template is ``template_prefix`` followed by it, and the web app translates the part
+    after the prefix (bewaar/web/i18n.py). ``self.problem`` is the problem filled in."""
+
+    template_prefix = "%(file)s: "  # before the text the web translates (i18n.error_message)
+
+    def __init__(self, file: str, problem: str, **params: Any) -> None:
+        super().__init__(self.template_prefix + problem, file=file, **params)
         self.file = file
-        self.problem = problem
-        super().__init__(f"{file}: {problem}")
+        self.problem = problem % params
 
 
 class UnsafeArchiveError(ExportFileError):

@@ -44,7 +44,7 @@ class ExportConnector(ChatConnector):
         ids = wanted if wanted else list(self.chats)
         missing = [r for r in ids if r not in self.chats]
         if missing:
-            raise UnknownRoomError(f"not in this export: {', '.join(missing)}")
+            raise UnknownRoomError("not in this export: %(rooms)s", rooms=", ".join(missing))
         return [RoomInfo(r, self.chats[r].name) for r in ids]
 
     async def fetch(self, room_id: str, token: str | None,

@@ -130,11 +130,12 @@ def _is_zip(path: Path) -> bool:
 def _member_name(label: str, raw: str) -> str:
     name = raw.replace("\\", "/")
     if "\0" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        raise UnsafeArchiveError(label, f"zip member {raw!r} has an absolute path; refused")
+        raise UnsafeArchiveError(label, "zip member %(member)r has an absolute path; refused",
+                                 member=raw)
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise UnsafeArchiveError(label, f"zip member {raw!r} climbs out of the folder ('..'); "
-                                 "refused")
+        raise UnsafeArchiveError(label, "zip member %(member)r climbs out of the folder ('..'); "
+                                 "refused", member=raw)
     return "/".join(parts)
 
 
@@ -142,13 +143,13 @@ def _unpack(path: Path, label: str, target: Path, bundle: Bundle, limits: Limits
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise NotAnExportError(label, f"is not a complete zip file (truncated or damaged: "
-                               f"{exc})") from None
+        raise NotAnExportError(label, "is not a complete zip file (truncated or damaged: "
+                               "%(reason)s)", reason=str(exc)) from None
     with zf:
         infos = zf.infolist()
         if len(infos) > limits.members:
-            raise UnsafeArchiveError(label, f"zip holds {len(infos)} members, more than "
-                                     f"{limits.members}; refused")
+            raise UnsafeArchiveError(label, "zip holds %(count)s members, more than %(limit)s; "
+                                     "refused", count=len(infos), limit=limits.members)
         checked = []
         names: set[str] = set()
         total = 0
@@ -156,29 +157,31 @@ def _unpack(path: Path, label: str, target: Path, bundle: Bundle, limits: Limits
             name = _member_name(label, info.filename)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise UnsafeArchiveError(label, f"zip member {info.filename!r} is a symbolic "
-                                         "link; refused")
+                raise UnsafeArchiveError(label, "zip member %(member)r is a symbolic link; "
+                                         "refused", member=info.filename)
             if info.is_dir() or not name:
                 continue
             if info.flag_bits & 0x1:
-                raise UnsafeArchiveError(label, f"zip member {info.filename!r} is encrypted")
+                raise UnsafeArchiveError(label, "zip member %(member)r is encrypted",
+                                         member=info.filename)
             if name in names:
-                raise UnsafeArchiveError(label, f"zip member {name!r} occurs twice; refused")
+                raise UnsafeArchiveError(label, "zip member %(member)r occurs twice; refused",
+                                         member=name)
             names.add(name)
             if info.file_size > limits.member_bytes:
-                raise UnsafeArchiveError(label, f"zip member {name!r} unpacks to "
-                                         f"{info.file_size} bytes, more than "
-                                         f"{limits.member_bytes}; refused")
+                raise UnsafeArchiveError(label, "zip member %(member)r unpacks to %(size)s bytes, "
+                                         "more than %(limit)s; refused", member=name,
+                                         size=info.file_size, limit=limits.member_bytes)
             if (info.file_size > limits.ratio_from
                     and info.file_size > limits.ratio * max(info.compress_size, 1)):
-                raise UnsafeArchiveError(label, f"zip member {name!r} unpacks "
-                                         f"{info.file_size // max(info.compress_size, 1)} times "
-                                         f"its packed size (limit {limits.ratio}): a zip bomb; "
-                                         "refused")
+                raise UnsafeArchiveError(label, "zip member %(member)r unpacks %(times)s times its "
+                                         "packed size (limit %(limit)s): a zip bomb; refused",
+                                         member=name, limit=limits.ratio,
+                                         times=info.file_size // max(info.compress_size, 1))
             total += info.file_size
             if total > limits.total_bytes:
-                raise UnsafeArchiveError(label, f"zip unpacks to more than {limits.total_bytes} "
-                                         "bytes; refused")
+                raise UnsafeArchiveError(label, "zip unpacks to more than %(limit)s bytes; "
+                                         "refused", limit=limits.total_bytes)
             checked.append((info, name))
         target.mkdir(parents=True, exist_ok=True)
         for n, (info, name) in enumerate(checked):
@@ -190,13 +193,14 @@ def _unpack(path: Path, label: str, target: Path, bundle: Bundle, limits: Limits
                     while chunk := fin.read(CHUNK):
                         size += len(chunk)
                         if size > info.file_size:  # zipfile stops at the declared size
-                            raise UnsafeArchiveError(label, f"zip member {name!r} is larger "
-                                                     "than it says; refused")
+                            raise UnsafeArchiveError(label, "zip member %(member)r is larger "
+                                                     "than it says; refused", member=name)
                         h.update(chunk)
                         fout.write(chunk)
             except (zipfile.BadZipFile, EOFError, OSError, ValueError,
                     NotImplementedError) as exc:
                 shutil.rmtree(target, ignore_errors=True)
-                raise NotAnExportError(label, f"zip member {name!r} cannot be read (truncated "
-                                       f"or damaged: {exc})") from None
+                raise NotAnExportError(label, "zip member %(member)r cannot be read (truncated "
+                                       "or damaged: %(reason)s)", member=name,
+                                       reason=str(exc)) from None
             bundle.members.append(Member(name, out, size, label, h.hexdigest()))

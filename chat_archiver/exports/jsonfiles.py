@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from archive.errors import Word
 from chat_archiver.exports.base import NotAnExportError
 from chat_archiver.exports.files import Bundle, Member
 from chat_archiver.exports.whatsapp import decode_text
@@ -20,7 +21,8 @@ def load_json(m: Member, app: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise NotAnExportError(label_of(m), f"is not JSON ({exc}): not a {app} export") from None
+        raise NotAnExportError(label_of(m), "is not JSON (%(reason)s): not a %(app)s export",
+                               reason=str(exc), app=app) from None
 
 
 def json_documents(bundle: Bundle, app: str, wanted: str | None = None) -> list[Member]:
@@ -35,8 +37,8 @@ def json_documents(bundle: Bundle, app: str, wanted: str | None = None) -> list[
         found = [m for m in members if m.name.lower().endswith(".json")
                  and (wanted is None or m.name.rsplit("/", 1)[-1] == wanted)]
         if not found:
-            raise NotAnExportError(orig.name, f"holds no {wanted or 'JSON file'}: not a {app} "
-                                   "export")
+            raise NotAnExportError(orig.name, "holds no %(wanted)s: not a %(app)s export",
+                                   wanted=wanted or Word("JSON file"), app=app)
         docs.extend(found)
     return docs
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
+from archive.errors import Word
 from chat_archiver.exports.base import (
     Chat,
     ExportReader,
@@ -42,8 +43,8 @@ class SignalReader(ExportReader):
         chats: dict[str, Chat] = {}
         docs = [m for m in bundle.members if m.name.lower().endswith(".json")]
         if not docs:
-            raise NotAnExportError(bundle.originals[0].name if bundle.originals else "(none)",
-                                   "holds no sigtop JSON file: not a Signal export")
+            where = bundle.originals[0].name if bundle.originals else Word("(none)")
+            raise NotAnExportError(where, "holds no sigtop JSON file: not a Signal export")
         for doc in docs:
             data = load_json(doc, "Signal")
             label = label_of(doc)

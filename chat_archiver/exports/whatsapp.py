@@ -75,14 +75,15 @@ def decode_text(data: bytes, label: str, app: str) -> str:
         rough = data[:65536].decode("utf-8", errors="replace")
         controls = sum(1 for ch in rough if ord(ch) < 32 and ch not in "\t\r\n")
         if rough.count("\ufffd") > len(rough) / 20 or controls > len(rough) / 100:
-            raise NotAnExportError(label, f"is binary data, not a {app} text export") from None
+            raise NotAnExportError(label, "is binary data, not a %(app)s text export",
+                                   app=app) from None
         line = data[:exc.start].count(b"\n") + 1
         raise ExportEncodingError(
-            label, f"is not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); {app} writes "
-                   "UTF-8: was the file re-saved in another encoding, such as Windows-1252?"
-        ) from None
+            label, "is not UTF-8 (byte 0x%(byte)s on line %(line)s); %(app)s writes UTF-8: was "
+                   "the file re-saved in another encoding, such as Windows-1252?",
+            byte=f"{data[exc.start]:02x}", line=line, app=app) from None
     if "\0" in text[:65536]:
-        raise NotAnExportError(label, f"is binary data, not a {app} text export")
+        raise NotAnExportError(label, "is binary data, not a %(app)s text export", app=app)
     return text
 
 
@@ -147,14 +148,15 @@ def _date_order(stamps: list[_Stamp], label: str, lang: str, declared: str,
         bad = next(s for s in stamps if int(s.m["d1"]) > 12 and int(s.m["d2"]) > 12
                    or not (1 <= int(s.m["d1"]) <= 31 and 1 <= int(s.m["d2"]) <= 31)) \
             if any(a > 12 and b > 12 for a, b in pairs) else stamps[0]
-        raise NotAnExportError(label, f"line {bad.line}: the dates fit neither day-month nor "
-                               "month-day order")
+        raise NotAnExportError(label, "line %(line)s: the dates fit neither day-month nor "
+                               "month-day order", line=bad.line)
     if day_first_ok != month_first_ok:
         day_first = day_first_ok
         witness = next(s for s in stamps if int(s.m["d1" if day_first else "d2"]) > 12)
         if declared == "nl" and not day_first:
-            raise UnknownLocaleError(label, f"line {witness.line}: month-first dates, but the "
-                                     "source is declared Dutch (day first)")
+            raise UnknownLocaleError(label, "line %(line)s: month-first dates, but the "
+                                     "source is declared Dutch (day first)",
+                                     line=witness.line)
         return day_first, "read from the file", f"line {witness.line} has day " \
             f"{witness.m['d1' if day_first else 'd2']}"
     if declared in ("nl", "en"):
