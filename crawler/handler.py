@@ -51,7 +51,6 @@ class WireDownloadHandler(BaseDownloadHandler):
         self.max_size = s.getint("DOWNLOAD_MAXSIZE", 0) or 500_000_000
         self._gates: dict[str, float] = {}
         self._recorder: WarcRecorder | None = None
-        self._stopping = False
 
     @property
     def recorder(self) -> WarcRecorder:
@@ -98,11 +97,8 @@ class WireDownloadHandler(BaseDownloadHandler):
             recorder.record_exchange(request, ex)
         except StorageError as exc:
             # No room to write (disk full, folder gone): stop the run rather than fetch for nothing.
-            recorder.fatal = str(exc)
+            recorder.storage_error(str(exc))
             recorder.record_failure(request, f"not archived: {exc}")
-            if self.crawler.engine is not None and not self._stopping:
-                self._stopping = True
-                asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="storage-error"))
             raise FetchFailed(str(exc)) from None
         if ex.status in (429, 503):
             value = _header(ex, b"retry-after")

@@ -11,6 +11,7 @@ be recorded: the crawl stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -23,6 +24,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from archive.errors import StorageError
+from archive.files import write_atomic
 from archive.settings import Settings
 from archive.warc import ClosedWarc, RevisitOf, WarcWriter
 from archive.warc.records import digest_of
@@ -71,7 +73,9 @@ class WarcRecorder:
         self.error_list: list[dict[str, str]] = []
         self.queue_size = 0
         self.fatal: str | None = None  # why the run had to stop (e.g. the disk is full)
+        self.storage_failed = False  # it stopped because what it fetched could not be written
         self.closed_warcs: list[ClosedWarc] = []
+        self._stopping = False
         self._log: TextIO = open(self.run_dir / "crawl.log", "a", encoding="utf-8")  # noqa: SIM115
         self._out: TextIO | None = sys.stdout  # to the command, which stores the rows
         self.writer = WarcWriter(
@@ -124,11 +128,29 @@ class WarcRecorder:
         try:
             self.writer.close()
         except StorageError as exc:  # the run's .open file is repaired by the parent
-            self.fatal = self.fatal or str(exc)
-            log.error("cannot finish the WARC file: %s", exc)
+            self.storage_error(str(exc))
         self.flush(force=True)
-        self._log.close()
+        with contextlib.suppress(OSError):  # a full disk: storage_error said so already
+            self._log.close()
         self.progress(force=True)
+
+    def storage_error(self, message: str) -> None:
+        """What was fetched cannot be written (a full disk, a folder gone): the run ends
+        ``failed`` with this reason instead of fetching on for nothing."""
+        self.storage_failed = True
+        self.fatal = self.fatal or (f"{message}; free space, then continue with "
+                                    f"bewaar crawl --resume {self.job.run_id}")
+        log.error("cannot store what the crawl fetched: %s", message)
+        engine = self.crawler.engine
+        if engine is not None and engine.running and not self._stopping:
+            self._stopping = True
+            asyncio.ensure_future(engine.close_spider_async(reason="storage-error"))
+
+    def _write_log(self, line: str) -> None:
+        try:
+            self._log.write(line)
+        except OSError as exc:
+            self.storage_error(f"cannot write the crawl log: {exc.strerror}")
 
     # -- dedup -----------------------------------------------------------------------------
     def _dedup(self, digest: str, url: str) -> RevisitOf | None:
@@ -194,7 +216,7 @@ class WarcRecorder:
             "offset": rec.offset, "length": rec.length, "fetched_at": date.isoformat(),
             "error": None,
         })
-        self._log.write(
+        self._write_log(
             f"{rec.warc_date} {ex.status} {len(ex.response)} {ex.url} {rec.record_type} "
             f"{request.meta.get('bewaar_kind', '-')} {ex.ip or '-'}\n"
         )
@@ -212,7 +234,7 @@ class WarcRecorder:
             "warc_filename": None, "offset": None, "length": None,
             "fetched_at": now.isoformat(), "error": message,
         })
-        self._log.write(f"{now.isoformat()} - 0 {request.url} error {message}\n")
+        self._write_log(f"{now.isoformat()} - 0 {request.url} error {message}\n")
         log.warning("fetch failed: %s", message)
         self.flush()
         self.progress()
@@ -236,8 +258,13 @@ class WarcRecorder:
         if not force and pending < BATCH_ROWS and now - self._last_flush < BATCH_SECONDS:
             return
         self._last_flush = now
-        self._log.flush()
-        self.writer.flush_index()  # the rows sent point at records the index must hold
+        try:
+            self._log.flush()
+            self.writer.flush_index()  # the rows sent point at records the index must hold
+        except OSError as exc:
+            self.storage_error(f"cannot write the crawl log: {exc.strerror}")
+        except StorageError as exc:
+            self.storage_error(str(exc))
         rows = {"type": "rows", "captures": self._captures, "skipped": self._skipped,
                 "digests": self._digest_rows}
         self._captures, self._skipped, self._digest_rows = [], [], []
@@ -298,8 +325,9 @@ class WarcRecorder:
             "warc_files": [str(c.path) for c in self.closed_warcs],
         }
         path = self.run_dir / "report.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
+        try:  # the command writes the final report; this one is for a command that died
+            write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+        except OSError as exc:
+            log.error("cannot write %s: %s", path, exc.strerror)
         return path
 

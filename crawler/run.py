@@ -14,6 +14,7 @@ being fetched again (links are still followed from it).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from archive.urls import normalise_seed
 from crawler import ledger, prestart
 from crawler.job import CrawlJob, encode_job
 from crawler.seeds import any_captured, why_none_captured
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -195,7 +198,14 @@ def repair_run(settings: Settings, job: CrawlJob) -> int:
 
     if not job.warc_dir.is_dir():
         return 0
-    results = repair_open_files(job.warc_dir, job.index_dir)
+    with session_scope(settings) as db:  # where the records that were recorded end, per file
+        ends: dict[str, int] = {str(name): int(end or 0) for name, end in db.execute(
+            select(Capture.warc_filename, func.max(Capture.offset + Capture.length))
+            .where(Capture.run_id == job.run_id, Capture.warc_filename.is_not(None))
+            .group_by(Capture.warc_filename))}
+    # A record written but not recorded (its rows were lost with the worker, or the database
+    # refused them) is cut off with the rest: the resume fetches it again, not held twice.
+    results = repair_open_files(job.warc_dir, job.index_dir, lambda name: ends.get(name, 0))
     with session_scope(settings) as db:
         for r in results:
             if r.status != "repaired" or not r.sha256:
@@ -287,8 +297,11 @@ def _run_crawl(
     early_stderr = proc.stderr.read()  # what the worker wrote before it opened worker.log
     prestart.wait_closed(proc)
     if early_stderr:
-        with open(run_dir / "worker.log", "ab") as log:
-            log.write(early_stderr)
+        try:
+            with open(run_dir / "worker.log", "ab") as fh:
+                fh.write(early_stderr)
+        except OSError as exc:  # a full disk: the run's outcome is recorded all the same
+            log.error("cannot write %s: %s", run_dir / "worker.log", exc.strerror)
     state.wait_uploads()
     return _finish(settings, job, state.done, proc.returncode, state.seeds)
 
@@ -451,10 +464,11 @@ def _shown(location: str) -> Path | str:
     return location if "://" in location else Path(location)
 
 
-def _write_report(settings: Settings, job: CrawlJob, result: CrawlResult) -> Path:
+def _write_report(settings: Settings, job: CrawlJob, result: CrawlResult) -> Path | None:
     """The run's report.json with the run's final status, its error and every seed's outcome.
 
     The worker wrote the counts; the status it knew was only whether Scrapy finished.
+    None when it cannot be written (the run's record in the database stands).
     """
     path = settings.runs_dir / str(job.run_id) / "report.json"
     report: dict[str, Any] = {}
@@ -468,5 +482,9 @@ def _write_report(settings: Settings, job: CrawlJob, result: CrawlResult) -> Pat
                   "failed": result.failed,
                   "warc_files": [str(p) for p in result.warc_files]}
     report.update({"status": result.status, "error": result.error, "seeds": result.seeds})
-    write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+    try:
+        write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+    except OSError as exc:  # a full disk: the database holds the run's outcome all the same
+        log.error("cannot write %s: %s", path, exc.strerror)
+        return None
     return path

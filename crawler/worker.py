@@ -139,6 +139,8 @@ def outcome(crawler: Crawler) -> dict[str, Any]:
         return {"type": "done", "status": "failed", "error": "recorder did not start"}
     reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
     status = "finished" if reason in (None, "finished") else "interrupted"
+    if rec.storage_failed:  # what it fetched could not all be written: say so, not "finished"
+        status = "failed"
     rec.write_report(status)
     return {"type": "done", "status": status, "error": rec.fatal, **rec.snapshot(),
             "warc_files": [str(c.path) for c in rec.closed_warcs],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ from bewaar.services.audit import record as audit_row
 from scheduler import locks, takeover
 
 log = logging.getLogger(__name__)
+
+# How long a job waits for the database to come back (a restart, a fail-over) before it gives up
+# recording or resuming what it was doing.
+DATABASE_PATIENCE = 120.0
+CRAWL_TRIES = 3  # a crawl whose database went away resumes, at most this often in one job
 
 
 @dataclass
@@ -89,6 +95,41 @@ class JobContext:
             db.commit()
 
 
+def database_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database connection going away (not a bad statement)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and bool(exc.connection_invalidated))
+
+
+def wait_for_database(sessions: sessionmaker[Session], patience: float = DATABASE_PATIENCE) -> bool:
+    """Wait (bounded) until the database answers again; whether it does."""
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with sessions() as db:
+                db.execute(text("SELECT 1"))
+            return True
+        except Exception as exc:  # noqa: BLE001 - only a lost connection is waited for
+            if not database_lost(exc) or time.monotonic() >= deadline:
+                return False
+            time.sleep(1.0)
+
+
+def _when_database_back(sessions: sessionmaker[Session], what: Callable[[], None]) -> None:
+    """Do ``what`` (a write); if the database is gone, again once it is back (bounded)."""
+    try:
+        what()
+    except Exception as exc:
+        if not database_lost(exc) or not wait_for_database(sessions):
+            raise
+        log.warning("the database came back after %s", type(exc).__name__)
+        what()
+
+
 Body = Callable[..., dict[str, Any]]
 
 
@@ -140,20 +181,24 @@ def tracked(kind: str) -> Callable[[Body], Callable[..., dict[str, Any]]]:
                 except Exception as exc:  # recorded, then the next run is tried as scheduled
                     status, error = "failed", f"{type(exc).__name__}: {exc}"
                     log.error("%s %s failed: %s\n%s", kind, target, error, traceback.format_exc())
-                with rt.sessions() as db:
-                    run = db.get(JobRun, run_id)
-                    if run is not None:
-                        run.status = status
-                        run.error = error
-                        run.finished_at = utcnow()
-                        run.result = {**(run.result or {}), **result}
-                    audit_row(db, SERVICE, f"{kind}.{status}", target,
-                          outcome="ok" if status == "finished" else "failed",
-                          job_run=run_id, error=error)
-                    db.commit()
+
+                def end() -> None:
+                    with rt.sessions() as db:
+                        run = db.get(JobRun, run_id)
+                        if run is not None:
+                            run.status = status
+                            run.error = error
+                            run.finished_at = utcnow()
+                            run.result = {**(run.result or {}), **result}
+                        audit_row(db, SERVICE, f"{kind}.{status}", target,
+                                  outcome="ok" if status == "finished" else "failed",
+                                  job_run=run_id, error=error)
+                        db.commit()
+                _when_database_back(rt.sessions, end)  # never left `running` by a restart
                 return {"status": status, "job_run_id": run_id, **result}
             finally:
-                locks.release(rt.sessions, lock, rt.owner)
+                _when_database_back(rt.sessions,
+                                    lambda: locks.release(rt.sessions, lock, rt.owner))
 
         job.__dict__["job_kind"] = kind
         return job
@@ -174,9 +219,13 @@ def crawl_site(ctx: JobContext, name: str, resume_run_id: int | None = None) -> 
     """Crawl a registered site (or resume an interrupted run of it), then index, QA and seal."""
     from bewaar.services.crawls import crawl
 
+    started: list[int] = []
+
     def progress(p: Any) -> None:
         run_id = getattr(p, "run_id", None)
         if isinstance(run_id, int):
+            if not started:
+                started.append(run_id)
             ctx.note(crawl_run_id=run_id)
 
     if resume_run_id is not None and _finished(ctx, resume_run_id):
@@ -196,9 +245,28 @@ def crawl_site(ctx: JobContext, name: str, resume_run_id: int | None = None) -> 
         aside = takeover.set_aside_foreign_open_files(ctx.settings, resume_run_id)
         if aside:
             ctx.note(set_aside=aside)
-        result, after = crawl(ctx.settings, SERVICE, resume=resume_run_id, progress=progress)
-    else:
-        result, after = crawl(ctx.settings, SERVICE, site=name, progress=progress)
+        started.append(resume_run_id)
+    for tries in range(1, CRAWL_TRIES + 1):
+        try:
+            if started:
+                result, after = crawl(ctx.settings, SERVICE, resume=started[0],
+                                      progress=progress)
+            else:
+                result, after = crawl(ctx.settings, SERVICE, site=name, progress=progress)
+            break
+        except Exception as exc:
+            # The database went away mid-crawl (a restart): the crawl stopped, as nothing more
+            # could be recorded. Once it is back, the same run resumes from what it stored.
+            if not database_lost(exc) or not started or tries == CRAWL_TRIES \
+                    or not wait_for_database(ctx.sessions):
+                raise
+            from scheduler.tasks import _scrub  # a password in the message shown as ***
+
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = _scrub(reason, ctx.settings)
+            log.warning("crawl run %s: the database went away (%s); resuming it", started[0],
+                        reason)
+            ctx.note(database_lost=tries, resumed_from=started[0])
     ctx.note(crawl_run_id=result.run_id, crawl_status=result.status, pages=result.pages)
     if result.status == "failed":  # it captured nothing: the job failed too
         raise BewaarError(f"crawl run {result.run_id} failed: {result.error}")

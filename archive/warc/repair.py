@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.warc.writer import OPEN_SUFFIX, sort_index
+from archive.files import write_atomic
+from archive.warc.writer import OPEN_SUFFIX
+
+log = logging.getLogger(__name__)
 
 BLOCK = 1 << 20
 
@@ -33,8 +38,9 @@ class RepairResult:
     sha512: str | None = None
 
 
-def whole_members(path: Path) -> tuple[int, int]:
-    """Return (records, end offset of the last complete gzip member)."""
+def whole_members(path: Path, limit: int | None = None) -> tuple[int, int]:
+    """Return (records, end offset of the last complete gzip member), counting only the first
+    (the warcinfo) and the members that end at or before ``limit`` when it is given."""
     records = 0
     good_end = 0
     with open(path, "rb") as fh:
@@ -54,6 +60,8 @@ def whole_members(path: Path) -> tuple[int, int]:
             if d.eof:
                 used = len(chunk) - len(d.unused_data)
                 pos = pos + fed + used
+                if limit is not None and pos > limit and records:  # the warcinfo stays
+                    break
                 good_end = pos
                 records += 1
                 pending = d.unused_data
@@ -74,10 +82,14 @@ def _digests(path: Path) -> tuple[str, str]:
     return h256.hexdigest(), h512.hexdigest()
 
 
-def repair_file(open_path: Path, index_dir: Path | None = None) -> RepairResult:
+def repair_file(open_path: Path, index_dir: Path | None = None,
+                keep_until: int | None = None) -> RepairResult:
+    """Cut ``open_path`` back to its last whole record (or to the last one ending at or before
+    ``keep_until``: the records past what was recorded are dropped, to be fetched again rather
+    than held twice) and give it its finished name."""
     final = open_path.with_name(open_path.name[: -len(OPEN_SUFFIX)])
     total = open_path.stat().st_size
-    records, good_end = whole_members(open_path)
+    records, good_end = whole_members(open_path, keep_until)
     stem = final.name.removesuffix(".warc.gz")
     index_open = index_dir / f"{stem}.cdxj.open" if index_dir else None
     if records == 0:
@@ -90,27 +102,41 @@ def repair_file(open_path: Path, index_dir: Path | None = None) -> RepairResult:
         fh.truncate(good_end)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(open_path, final)
     cdxj_path = cdxj_sha = None
     if index_open is not None and index_dir is not None:
-        if not index_open.exists():
-            index_open.touch()
+        # The index first, the WARC's finished name last: should this fail (a full disk), the
+        # file stays ``.open`` and the next repair starts again.
         kept = []
-        for line in index_open.read_bytes().splitlines(keepends=True):
+        for line in (index_open.read_bytes() if index_open.exists() else b"").splitlines(keepends=True):
             try:
                 fields = json.loads(line.split(b" ", 2)[2])
                 if int(fields["offset"]) + int(fields["length"]) <= good_end:
                     kept.append(line)
             except (IndexError, ValueError, KeyError):
                 continue  # a line cut short by the crash
-        index_open.write_bytes(b"".join(kept))
+        kept.sort()
+        data = b"".join(kept)
         cdxj_path = index_dir / f"{stem}.cdxj"
-        cdxj_sha = sort_index(index_open, cdxj_path)
+        write_atomic(cdxj_path, data)
+        cdxj_sha = hashlib.sha256(data).hexdigest()
+    os.replace(open_path, final)
+    if index_open is not None:
+        index_open.unlink(missing_ok=True)
     sha256, sha512 = _digests(final)
     return RepairResult(final, "repaired", records, good_end, total - good_end, sha256,
                         cdxj_path, cdxj_sha, sha512)
 
 
-def repair_open_files(directory: Path, index_dir: Path | None = None) -> list[RepairResult]:
-    """Repair every ``*.warc.gz.open`` file in ``directory``."""
-    return [repair_file(p, index_dir) for p in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}"))]
+def repair_open_files(directory: Path, index_dir: Path | None = None,
+                      keep_until: Callable[[str], int | None] | None = None) -> list[RepairResult]:
+    """Repair every ``*.warc.gz.open`` file in ``directory``; ``keep_until(finished name)``
+    gives each file's ``keep_until``. One that cannot be repaired now (``OSError``: a full
+    disk) is left ``.open`` for the next repair and logged."""
+    results = []
+    for p in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}")):
+        try:
+            name = p.name[: -len(OPEN_SUFFIX)]
+            results.append(repair_file(p, index_dir, keep_until(name) if keep_until else None))
+        except OSError as exc:
+            log.error("cannot repair %s now: %s", p, exc.strerror)
+    return results

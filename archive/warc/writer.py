@@ -9,6 +9,8 @@ the WARC. ``archive.warc.repair`` mends what a crash leaves behind.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -182,8 +184,17 @@ class WarcWriter:
         member = self.compressor.member(parts)
         offset = self._size
         try:
-            self._fh.write(member)
+            view = memoryview(member)
+            while view:  # an unbuffered write may take only part of it (a disk filling up)
+                written = self._fh.write(view)
+                if not written:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
         except OSError as exc:
+            # Cut the partial member off: the file ends at a whole record, as repair expects.
+            with contextlib.suppress(OSError):
+                self._fh.truncate(offset)
+                self._fh.seek(offset)
             raise StorageError(f"cannot write {self._name}: {exc.strerror}") from None
         self._sha.update(member)
         self._sha512.update(member)
@@ -200,23 +211,32 @@ class WarcWriter:
             self._close_file()
 
     def _close_file(self) -> None:
+        """Finish the file: its index sorted first, then the WARC renamed to its finished name.
+        A failure (a full disk) raises ``StorageError`` and leaves it ``.open`` for repair."""
         if self._fh is None:
             return
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        self._fh = None
+        fh, index, self._fh, self._index = self._fh, self._index, None, None
         open_path = self.directory / (self._name + OPEN_SUFFIX)
         final = self.directory / self._name
-        os.replace(open_path, final)
         cdxj_path = cdxj_sha = None
-        if self._index is not None:
-            self._index.close()
-            self._index = None
-            assert self.index_dir is not None
-            stem = self._name[: -len(".warc.gz")]
-            cdxj_path = self.index_dir / f"{stem}.cdxj"
-            cdxj_sha = sort_index(self.index_dir / f"{stem}.cdxj.open", cdxj_path)
+        try:
+            try:
+                fh.flush()
+                os.fsync(fh.fileno())
+            finally:
+                fh.close()
+            if index is not None:
+                index.close()
+                assert self.index_dir is not None
+                stem = self._name[: -len(".warc.gz")]
+                cdxj_path = self.index_dir / f"{stem}.cdxj"
+                cdxj_sha = sort_index(self.index_dir / f"{stem}.cdxj.open", cdxj_path)
+            os.replace(open_path, final)
+        except OSError as exc:
+            if index is not None:
+                with contextlib.suppress(OSError):
+                    index.close()
+            raise StorageError(f"cannot finish {self._name}: {exc.strerror}") from None
         closed = ClosedWarc(final, self._size, self._sha.hexdigest(), self._records, cdxj_path,
                             cdxj_sha, self._sha512.hexdigest())
         self.closed_files.append(closed)
@@ -227,7 +247,10 @@ class WarcWriter:
         """Hand the CDXJ lines written so far to the OS (the WARC itself is unbuffered): a
         capture recorded elsewhere after this keeps its index line should the process die."""
         if self._index is not None:
-            self._index.flush()
+            try:
+                self._index.flush()
+            except OSError as exc:
+                raise StorageError(f"cannot write the index of {self._name}: {exc.strerror}") from None
 
     def close(self) -> None:
         self._close_file()
@@ -240,7 +263,10 @@ class WarcWriter:
 
     def _index_line(self, url: str, date: str, fields: dict[str, str]) -> None:
         if self._index is not None:
-            self._index.write(cdxj_line(url, cdx_timestamp(date), fields))
+            try:
+                self._index.write(cdxj_line(url, cdx_timestamp(date), fields))
+            except OSError as exc:
+                raise StorageError(f"cannot write the index of {self._name}: {exc.strerror}") from None
 
     # -- records -------------------------------------------------------------------------
     def write_exchange(
